@@ -1,0 +1,1 @@
+"""lwkd-hf: LW-KD knowledge distillation for HuggingFace Transformers."""
