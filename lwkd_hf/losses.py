@@ -1,0 +1,60 @@
+"""The terms of LW-KD's enhanced KD loss as pure functions (paper Eq. 1-8).
+
+Every function takes logits of any floating dtype and computes in fp32 and in log space, so
+bf16/fp16 student logits, large temperatures and large logits stay finite.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+
+def softened_probs(logits: torch.Tensor, temperature: float) -> torch.Tensor:
+    """``p^tau = softmax(z / tau)`` (Eq. 2), computed in fp32."""
+    return F.softmax(logits.float() / temperature, dim=-1)
+
+
+def cross_entropy_loss(student_logits: torch.Tensor, labels: torch.Tensor, label_smoothing: float = 0.0) -> torch.Tensor:
+    """``H(p, p^s)``, the supervised term of Eq. 4, mean over the batch."""
+    return F.cross_entropy(student_logits.float(), labels.long(), label_smoothing=label_smoothing)
+
+
+def kd_kl_loss(
+    student_logits: torch.Tensor,
+    teacher_logits: torch.Tensor,
+    temperature: float,
+    scale_by_temperature_squared: bool = True,
+) -> torch.Tensor:
+    """``KL(p_t^tau || p_s^tau)`` with batch-mean reduction (Eq. 1), times ``tau^2`` by default.
+
+    The ``tau^2`` factor is Hinton et al.'s, keeping the gradient scale independent of tau.
+    """
+    log_p_student = F.log_softmax(student_logits.float() / temperature, dim=-1)
+    log_p_teacher = F.log_softmax(teacher_logits.float() / temperature, dim=-1)
+    kl = F.kl_div(log_p_student, log_p_teacher, reduction="batchmean", log_target=True)
+    return kl * temperature**2 if scale_by_temperature_squared else kl
+
+
+def adversarial_student_loss(discriminator_logits_on_student: torch.Tensor, non_saturating: bool = False) -> torch.Tensor:
+    """The student's part of Eq. 7, minimised by the student: ``E[log(1 - D(p_s^tau))]``.
+
+    With ``non_saturating=True`` it is ``-E[log D(p_s^tau)]`` (Goodfellow et al.'s variant). ``D`` is
+    given as a logit, ``D(x) = sigmoid(d)``.
+    """
+    d = discriminator_logits_on_student.float()
+    if non_saturating:
+        return -F.logsigmoid(d).mean()
+    return F.logsigmoid(-d).mean()
+
+
+def discriminator_loss(logits_on_teacher: torch.Tensor, logits_on_student: torch.Tensor) -> torch.Tensor:
+    """``-L_ADV`` of Eq. 7: minimising it maximises ``E[log D(p_t)] + E[log(1 - D(p_s))]``."""
+    return -(F.logsigmoid(logits_on_teacher.float()).mean() + F.logsigmoid(-logits_on_student.float()).mean())
+
+
+def enhanced_kd_loss(
+    ce: torch.Tensor, kl: torch.Tensor, adversarial: torch.Tensor | float, alpha: float, beta: float
+) -> torch.Tensor:
+    """``L = (1 - alpha) * CE + alpha * L_KL + beta * L_ADV`` (Eq. 4 and Eq. 8)."""
+    return (1.0 - alpha) * ce + alpha * kl + beta * adversarial

@@ -1,0 +1,232 @@
+"""Soft targets from the lightweight teacher (paper Sec. 3.2.3, Eq. 3; Algorithm 2 lines 3-11).
+
+Every real example of class c is mapped one-to-one to a SynMNIST example of class c, the teacher's
+logits for that synthetic example are computed, and the "shift" swaps the teacher's argmax entry with
+entry c so the true class carries the largest value. Logits (not probabilities) are stored: softmax is
+monotone, so shifting logits equals shifting ``p^tau`` for every tau, and tau stays a training-time choice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    import datasets
+
+    from .teacher import Teacher
+
+LOGIT_DTYPES = ("float32", "float16")
+
+
+def shift_to_label(logits: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Eq. 3: swap each row's argmax entry ``m`` with its label entry ``c`` (a no-op where ``m == c``).
+
+    Ties resolve to the first maximal index, as ``argmax`` does; where ``c`` ties with the maximum the
+    row is unchanged in value. Returns a new array.
+    """
+    logits = np.asarray(logits)
+    labels = np.asarray(labels, dtype=np.int64)
+    rows = np.arange(len(logits))
+    argmax = logits.argmax(axis=1)
+    shifted = logits.copy()
+    shifted[rows, labels] = logits[rows, argmax]
+    shifted[rows, argmax] = logits[rows, labels]
+    return shifted
+
+
+def map_to_synthetic(real_labels: np.ndarray, synthetic_labels: np.ndarray, seed: int = 0) -> np.ndarray:
+    """Algorithm 2 line 3: for each real example, the index of its synthetic partner of the same class.
+
+    Within each class the synthetic examples are taken in a seeded random order, one per real example;
+    the order cycles only where a class has more real examples than synthetic ones.
+    """
+    real_labels = np.asarray(real_labels, dtype=np.int64)
+    synthetic_labels = np.asarray(synthetic_labels, dtype=np.int64)
+    rng = np.random.default_rng(seed)
+    mapping = np.empty(len(real_labels), dtype=np.int64)
+    for c in np.unique(real_labels):
+        real_idx = np.flatnonzero(real_labels == c)
+        syn_idx = np.flatnonzero(synthetic_labels == c)
+        if len(syn_idx) == 0:
+            raise ValueError(f"class {c} has {len(real_idx)} real examples but no synthetic example to map them to")
+        order = rng.permutation(syn_idx)
+        mapping[real_idx] = order[np.arange(len(real_idx)) % len(order)]
+    return mapping
+
+
+def class_counts(labels: np.ndarray, num_classes: int) -> list[int]:
+    """How many examples each class 0..K-1 has."""
+    return np.bincount(np.asarray(labels, dtype=np.int64), minlength=num_classes).tolist()
+
+
+def check_labels(labels: np.ndarray, num_classes: int, where: str, first_row: int = 0) -> None:
+    """Raise ``ValueError`` naming the first label outside ``0..K-1`` (rows counted from ``first_row``)."""
+    labels = np.asarray(labels)
+    bad = np.flatnonzero((labels < 0) | (labels >= num_classes))
+    if len(bad):
+        raise ValueError(
+            f"{where}: label {labels[bad[0]]} at row {first_row + bad[0]} is outside 0..{num_classes - 1} "
+            f"({len(bad)} such rows); the teacher has K={num_classes} classes"
+        )
+
+
+def label_column_of(dataset: "datasets.Dataset") -> str:
+    """The dataset's integer label column: ``label`` or ``labels``."""
+    for name in ("label", "labels"):
+        if name in dataset.column_names:
+            return name
+    raise ValueError(f"dataset has no 'label' or 'labels' column (columns: {dataset.column_names})")
+
+
+def dataset_num_classes(dataset: "datasets.Dataset", label_column: str) -> int | None:
+    """K declared by a ``ClassLabel`` label feature, or None for a plain integer column."""
+    feature = dataset.features[label_column]
+    return getattr(feature, "num_classes", None)
+
+
+def logits_feature(num_classes: int, dtype: str = "float32"):
+    """The ``datasets`` feature of a teacher-logits column: a fixed-length list of K floats."""
+    import datasets
+
+    if dtype not in LOGIT_DTYPES:
+        raise ValueError(f"logit dtype must be one of {LOGIT_DTYPES}, got {dtype!r}")
+    return datasets.List(datasets.Value(dtype), length=num_classes)
+
+
+def add_teacher_logits(
+    dataset: "datasets.Dataset",
+    teacher: "Teacher",
+    *,
+    mnist=None,
+    synthetic: "datasets.Dataset | None" = None,
+    column: str = "teacher_logits",
+    seed: int = 0,
+    dtype: str = "float32",
+    batch_size: int = 1024,
+    shift: bool = True,
+    load_from_cache_file: bool | None = None,
+) -> "datasets.Dataset":
+    """Add LW-KD's shifted teacher logits as ``column`` to a dataset with an integer label column.
+
+    Args:
+        dataset: any ``datasets.Dataset`` with a ``label`` (or ``labels``) column of ints in 0..K-1.
+        teacher: a trained :class:`~lwkd_hf.teacher.Teacher` with K classes.
+        mnist: MNIST source (a folder of IDX files or a Hub id) for building the synthetic partners;
+            not needed when ``synthetic`` is given.
+        synthetic: a SynMNIST ``Dataset`` to draw partners from. By default one is built from MNIST's
+            train digits with exactly the target dataset's class counts, so the mapping never cycles.
+        column, dtype: the new column's name and storage dtype (``float32`` or ``float16``).
+        seed: seeds both the synthetic set and the one-to-one mapping.
+        shift: apply Eq. 3 (turned off only by ablations that want the raw teacher output).
+    The column is computed with ``Dataset.map(batched=True)`` under a fingerprint of the inputs, so a
+    dataset with cache files reuses the result of an identical earlier call.
+    """
+    import torch
+
+    from .synthesis import synmnist_arrays
+
+    num_classes = teacher.config.num_classes
+    if len(dataset) == 0:
+        raise ValueError("cannot add teacher logits to an empty dataset (0 rows)")
+    if column in dataset.column_names:
+        raise ValueError(f"dataset already has a column {column!r}; remove it or choose another column name")
+    label_column = label_column_of(dataset)
+    declared = dataset_num_classes(dataset, label_column)
+    if declared is not None and declared != num_classes:
+        raise ValueError(
+            f"the dataset's '{label_column}' feature has {declared} classes but the teacher has K={num_classes}; "
+            f"train a teacher with --num-classes {declared}"
+        )
+    labels = np.asarray(dataset[label_column], dtype=np.int64)
+    check_labels(labels, num_classes, where=f"column '{label_column}'")
+
+    if synthetic is None:
+        if mnist is None:
+            raise ValueError("add_teacher_logits needs `mnist` (an MNIST source) or a prebuilt `synthetic` dataset")
+        counts = [max(1, n) for n in class_counts(labels, num_classes)]
+        syn_images, syn_labels = synmnist_arrays(num_classes, counts, mnist=mnist, split="train", seed=seed)
+        synthetic_id = {"mnist": str(mnist), "counts": counts}
+    else:
+        syn = synthetic.with_format("numpy")
+        syn_images, syn_labels = syn["image"], syn["label"].astype(np.int64)
+        synthetic_id = {"fingerprint": synthetic._fingerprint}
+    mapping = map_to_synthetic(labels, syn_labels, seed=seed)
+
+    model = teacher.model.eval()
+    teacher_digest = hashlib.sha256(
+        b"".join(t.detach().cpu().numpy().tobytes() for t in model.state_dict().values())
+    ).hexdigest()
+    fingerprint = hashlib.sha256(
+        json.dumps(
+            {
+                "dataset": dataset._fingerprint,
+                "teacher": teacher_digest,
+                "synthetic": synthetic_id,
+                "seed": seed,
+                "column": column,
+                "dtype": dtype,
+                "shift": shift,
+                "version": 1,
+            },
+            sort_keys=True,
+        ).encode()
+    ).hexdigest()[:32]
+
+    def compute(batch, indices):
+        images = torch.from_numpy(syn_images[mapping[indices]])
+        with torch.no_grad():
+            logits = model(images).float().numpy()
+        batch_labels = np.asarray(batch[label_column], dtype=np.int64)
+        if shift:
+            logits = shift_to_label(logits, batch_labels)
+        return {column: logits.astype(dtype)}
+
+    features = dataset.features.copy()
+    features[column] = logits_feature(num_classes, dtype)
+    return dataset.map(
+        compute,
+        batched=True,
+        batch_size=batch_size,
+        with_indices=True,
+        input_columns=None,
+        features=features,
+        new_fingerprint=fingerprint,
+        load_from_cache_file=load_from_cache_file,
+        desc=f"Teacher logits ({column})",
+    )
+
+
+def validate_teacher_column(
+    dataset: "datasets.Dataset", column: str, num_labels: int, where: str = "train_dataset", chunk_size: int = 65536
+) -> None:
+    """Check a teacher-logits column before training: present, non-empty, K wide, finite, labels in range.
+
+    Raises ``ValueError`` naming the dataset, the column, the row and expected vs. got.
+    """
+    if len(dataset) == 0:
+        raise ValueError(f"{where} is empty (0 rows)")
+    if column not in dataset.column_names:
+        raise ValueError(
+            f"{where} has no column {column!r} (columns: {dataset.column_names}); add it with "
+            "`lwkd targets` / add_teacher_logits, or train without a teacher (alpha=0 and beta=0)"
+        )
+    label_column = label_column_of(dataset)
+    view = dataset.with_format("numpy", columns=[column, label_column])
+    for start in range(0, len(dataset), chunk_size):
+        chunk = view[start : start + chunk_size]
+        values, labels = chunk[column], chunk[label_column]
+        if values.dtype == object or values.ndim != 2:
+            raise ValueError(f"{where}[{column!r}] must hold rows of equal length K={num_labels}; got ragged rows")
+        if values.shape[1] != num_labels:
+            raise ValueError(
+                f"{where}[{column!r}] has width {values.shape[1]} but the model has num_labels={num_labels}"
+            )
+        finite = np.isfinite(values).all(axis=1)
+        if not finite.all():
+            row = start + int(np.flatnonzero(~finite)[0])
+            raise ValueError(f"{where}[{column!r}] row {row} holds NaN or inf: {values[row - start].tolist()}")
+        check_labels(labels, num_labels, where=f"{where}[{label_column!r}]", first_row=start)

@@ -1,0 +1,206 @@
+"""``LWKDTrainer``: a ``transformers.Trainer`` whose loss is LW-KD's enhanced KD loss (paper Eq. 8).
+
+The trainer reads precomputed, shifted teacher logits from a dataset column (see
+:func:`~lwkd_hf.soft_targets.add_teacher_logits`), so a training step costs what a supervised step
+costs plus a softmax, a KL and a 4.9K-parameter discriminator. The discriminator has its own Adam
+optimizer, stays in fp32, is stepped once per optimizer step (after gradient accumulation, with its
+gradients averaged over processes) and is saved in every checkpoint.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import defaultdict
+
+import torch
+from torch.func import functional_call
+from transformers import Trainer, TrainerCallback
+from transformers.utils import logging
+
+from .atomic import atomic_path, atomic_save_safetensors
+from .config import LWKDConfig
+from .discriminator import Discriminator
+from .losses import (
+    adversarial_student_loss,
+    cross_entropy_loss,
+    discriminator_loss,
+    enhanced_kd_loss,
+    kd_kl_loss,
+    softened_probs,
+)
+from .soft_targets import validate_teacher_column
+
+logger = logging.get_logger(__name__)
+
+DISCRIMINATOR_WEIGHTS_NAME = "discriminator.safetensors"
+DISCRIMINATOR_OPTIMIZER_NAME = "discriminator_optimizer.pt"
+
+
+class _DiscriminatorStepCallback(TrainerCallback):
+    """Steps the discriminator right after the student's optimizer step (Algorithm 2 line 13)."""
+
+    def __init__(self, trainer: "LWKDTrainer"):
+        self.trainer = trainer
+
+    def on_optimizer_step(self, args, state, control, **kwargs):
+        self.trainer.step_discriminator()
+
+
+class LWKDTrainer(Trainer):
+    """Drop-in replacement for ``Trainer`` that trains with LW-KD's loss.
+
+    The training set needs ``args.teacher_logits_column`` (K floats per row) unless
+    ``alpha = beta = 0``. Evaluation sets need no such column: evaluation reports the
+    cross-entropy as ``eval_loss`` and whatever ``compute_metrics`` returns.
+    Logged every ``logging_steps`` (averaged since the last log, over processes too):
+    ``ce``, ``kl``, ``adv``, ``discriminator_loss``, ``discriminator_acc_real``, ``discriminator_acc_fake``.
+    """
+
+    def __init__(self, model=None, args: LWKDConfig | None = None, *pargs, **kwargs):
+        if args is None:
+            args = LWKDConfig(output_dir="lwkd_output")
+        if not isinstance(args, LWKDConfig):
+            raise TypeError(f"LWKDTrainer needs args of type LWKDConfig, got {type(args).__name__}")
+        super().__init__(model, args, *pargs, **kwargs)
+        # compute_loss returns per-batch means; Trainer divides by the accumulation steps.
+        self.loss_is_scaled_for_ga = False
+        self.num_labels = self._model_num_labels()
+        self._metrics: dict[str, list[torch.Tensor]] = defaultdict(list)
+        if args.uses_teacher and self.train_dataset is not None and hasattr(self.train_dataset, "column_names"):
+            validate_teacher_column(self.train_dataset, args.teacher_logits_column, self.num_labels)
+        self.discriminator: Discriminator | None = None
+        self.discriminator_optimizer: torch.optim.Optimizer | None = None
+        if args.beta > 0:
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(args.seed)  # identical initial weights on every process
+                self.discriminator = Discriminator(self.num_labels, args.discriminator_hidden_sizes)
+            self.discriminator.to(self.args.device)
+            self.discriminator_optimizer = torch.optim.Adam(
+                self.discriminator.parameters(), lr=args.discriminator_learning_rate
+            )
+            self.add_callback(_DiscriminatorStepCallback(self))
+
+    def _model_num_labels(self) -> int:
+        num_labels = getattr(getattr(self.accelerator.unwrap_model(self.model), "config", None), "num_labels", None)
+        if num_labels is None:
+            raise ValueError("LWKDTrainer needs a model whose config has num_labels (a sequence classifier)")
+        return int(num_labels)
+
+    # ---- data: keep the teacher column through remove_unused_columns, never pass it to the model ----
+    def _set_signature_columns_if_needed(self):
+        super()._set_signature_columns_if_needed()
+        if self.args.teacher_logits_column not in self._signature_columns:
+            self._signature_columns.append(self.args.teacher_logits_column)
+
+    def prediction_step(self, model, inputs, prediction_loss_only, ignore_keys=None):
+        inputs = {k: v for k, v in inputs.items() if k != self.args.teacher_logits_column}
+        return super().prediction_step(model, inputs, prediction_loss_only, ignore_keys=ignore_keys)
+
+    # ---- the loss ----
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        """Eq. 8 on a training batch; plain cross-entropy in evaluation."""
+        args = self.args
+        inputs = dict(inputs)
+        teacher_logits = inputs.pop(args.teacher_logits_column, None)
+        labels = inputs.pop("labels")
+        outputs = model(**inputs)
+        student_logits = outputs["logits"] if isinstance(outputs, dict) else outputs[0]
+        if student_logits.shape != (labels.shape[0], self.num_labels):
+            raise ValueError(
+                f"model logits have shape {tuple(student_logits.shape)}, expected (batch, num_labels) = "
+                f"({labels.shape[0]}, {self.num_labels})"
+            )
+        ce = cross_entropy_loss(student_logits, labels, args.label_smoothing_factor)
+        if not (model.training and args.uses_teacher):
+            loss = ce
+        else:
+            if teacher_logits is None:
+                raise ValueError(f"training batch has no {args.teacher_logits_column!r}: alpha>0 or beta>0 needs it")
+            kl = kd_kl_loss(student_logits, teacher_logits, args.temperature, args.kl_temperature_scaling)
+            adv = self._adversarial_term(teacher_logits, student_logits)
+            loss = enhanced_kd_loss(ce, kl, adv, args.alpha, args.beta)
+            self._metrics["ce"].append(ce.detach())
+            self._metrics["kl"].append(kl.detach())
+            if self.discriminator is not None:
+                self._metrics["adv"].append(adv.detach())
+        return (loss, outputs) if return_outputs else loss
+
+    def _adversarial_term(self, teacher_logits: torch.Tensor, student_logits: torch.Tensor) -> torch.Tensor:
+        """The student's adversarial loss; also accumulates the discriminator's gradient (Eq. 7)."""
+        if self.discriminator is None:
+            return torch.zeros((), device=student_logits.device)
+        tau = self.args.temperature
+        p_teacher = softened_probs(teacher_logits, tau)
+        p_student = softened_probs(student_logits, tau)
+        with torch.autocast(device_type=p_student.device.type, enabled=False):
+            # The student's term sees D through detached weights: D gets no gradient from it.
+            frozen = {name: p.detach() for name, p in self.discriminator.named_parameters()}
+            adv = adversarial_student_loss(
+                functional_call(self.discriminator, frozen, (p_student,)),
+                non_saturating=self.args.adversarial_loss == "non_saturating",
+            )
+            # D's own loss sees the student's output detached: the student gets no gradient from it.
+            on_teacher = self.discriminator(p_teacher)
+            on_student = self.discriminator(p_student.detach())
+            d_loss = discriminator_loss(on_teacher, on_student)
+            (d_loss / getattr(self, "current_gradient_accumulation_steps", 1)).backward()
+        self._metrics["discriminator_loss"].append(d_loss.detach())
+        self._metrics["discriminator_acc_real"].append((on_teacher > 0).float().mean().detach())
+        self._metrics["discriminator_acc_fake"].append((on_student < 0).float().mean().detach())
+        return adv
+
+    def step_discriminator(self) -> None:
+        """One Adam step of the discriminator on its accumulated gradient, averaged over processes."""
+        if self.discriminator is None:
+            return
+        params = [p for p in self.discriminator.parameters() if p.grad is not None]
+        if self.accelerator.num_processes > 1 and params:
+            grads = torch.cat([p.grad.flatten() for p in params])
+            grads = self.accelerator.reduce(grads, reduction="mean")
+            offset = 0
+            for p in params:
+                p.grad.copy_(grads[offset : offset + p.numel()].view_as(p.grad))
+                offset += p.numel()
+        self.discriminator_optimizer.step()
+        self.discriminator_optimizer.zero_grad(set_to_none=True)
+
+    # ---- logging: merge the per-step terms into Trainer's logs ----
+    def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
+        if "loss" in logs and self._metrics:
+            names = sorted(self._metrics)
+            means = torch.stack([torch.stack(self._metrics[name]).mean() for name in names])
+            if self.accelerator.num_processes > 1:
+                means = self.accelerator.reduce(means, reduction="mean")
+            logs.update({name: round(value, 6) for name, value in zip(names, means.tolist())})
+            self._metrics.clear()
+        super().log(logs, start_time)
+
+    # ---- checkpoints: the discriminator and its optimizer travel with the student's ----
+    def _save_optimizer_and_scheduler(self, output_dir: str) -> None:
+        super()._save_optimizer_and_scheduler(output_dir)
+        if self.discriminator is None or not self.args.should_save:
+            return
+        atomic_save_safetensors(self.discriminator.state_dict(), os.path.join(output_dir, DISCRIMINATOR_WEIGHTS_NAME))
+        with atomic_path(os.path.join(output_dir, DISCRIMINATOR_OPTIMIZER_NAME)) as tmp:
+            torch.save(self.discriminator_optimizer.state_dict(), tmp)
+
+    def _load_optimizer_and_scheduler(self, checkpoint: str | None) -> None:
+        super()._load_optimizer_and_scheduler(checkpoint)
+        if checkpoint is not None:
+            self.load_discriminator(checkpoint)
+
+    def load_discriminator(self, checkpoint: str) -> None:
+        """Restore the discriminator and its optimizer from a checkpoint folder (safetensors, weights-only)."""
+        if self.discriminator is None:
+            return
+        weights = os.path.join(checkpoint, DISCRIMINATOR_WEIGHTS_NAME)
+        if not os.path.isfile(weights):
+            logger.warning(f"{weights} not found: the discriminator starts afresh (was the checkpoint made with beta=0?)")
+            return
+        from safetensors.torch import load_file
+
+        self.discriminator.load_state_dict(load_file(weights, device=str(self.args.device)))
+        state = torch.load(
+            os.path.join(checkpoint, DISCRIMINATOR_OPTIMIZER_NAME), map_location=self.args.device, weights_only=True
+        )
+        self.discriminator_optimizer.load_state_dict(state)

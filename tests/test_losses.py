@@ -1,0 +1,117 @@
+"""Each loss term against its formula on hand-made tensors (paper Eq. 1-8)."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from lwkd_hf.discriminator import Discriminator
+from lwkd_hf.losses import (
+    adversarial_student_loss,
+    cross_entropy_loss,
+    discriminator_loss,
+    enhanced_kd_loss,
+    kd_kl_loss,
+    softened_probs,
+)
+
+STUDENT = torch.tensor([[2.0, 1.0, 0.0], [0.5, 0.5, 3.0]])
+TEACHER = torch.tensor([[4.0, 0.0, 1.0], [1.0, 2.0, 0.0]])
+LABELS = torch.tensor([0, 2])
+
+
+def np_softmax(z):
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def test_softened_probs_is_eq2():
+    tau = 2.0
+    z = np.array([[2.0, 1.0, 0.0]])
+    expected = np.exp(z / tau) / np.exp(z / tau).sum()
+    np.testing.assert_allclose(softened_probs(torch.tensor(z), tau).numpy(), expected, rtol=1e-6)
+
+
+def test_cross_entropy_matches_formula():
+    row0 = -math.log(math.exp(2) / (math.exp(2) + math.exp(1) + 1))
+    row1 = -math.log(math.exp(3) / (2 * math.exp(0.5) + math.exp(3)))
+    assert cross_entropy_loss(STUDENT, LABELS).item() == pytest.approx((row0 + row1) / 2, rel=1e-6)
+
+
+def test_cross_entropy_label_smoothing_matches_formula():
+    eps, k = 0.1, 3
+    logp = np.log(np_softmax(STUDENT.numpy().astype(np.float64)))
+    target = np.full((2, k), eps / k)
+    target[[0, 1], [0, 2]] += 1 - eps
+    expected = -(target * logp).sum(axis=1).mean()
+    assert cross_entropy_loss(STUDENT, LABELS, label_smoothing=eps).item() == pytest.approx(expected, rel=1e-6)
+
+
+@pytest.mark.parametrize("tau", [1.0, 4.0, 6.0])
+@pytest.mark.parametrize("scaled", [True, False])
+def test_kl_is_batchmean_teacher_to_student(tau, scaled):
+    p_t = np_softmax(TEACHER.numpy().astype(np.float64) / tau)
+    p_s = np_softmax(STUDENT.numpy().astype(np.float64) / tau)
+    kl = (p_t * (np.log(p_t) - np.log(p_s))).sum(axis=1).mean()
+    expected = kl * tau**2 if scaled else kl
+    assert kd_kl_loss(STUDENT, TEACHER, tau, scaled).item() == pytest.approx(expected, rel=1e-5)
+
+
+def test_kl_is_zero_for_identical_logits():
+    assert kd_kl_loss(TEACHER, TEACHER, 6.0).item() == pytest.approx(0.0, abs=1e-7)
+
+
+def sigmoid(x):
+    return 1 / (1 + np.exp(-x))
+
+
+def test_adversarial_student_terms_match_eq7():
+    d = torch.tensor([-1.0, 0.0, 2.5])
+    expected_saturating = np.mean(np.log(1 - sigmoid(d.numpy().astype(np.float64))))
+    expected_non_saturating = -np.mean(np.log(sigmoid(d.numpy().astype(np.float64))))
+    assert adversarial_student_loss(d).item() == pytest.approx(expected_saturating, rel=1e-6)
+    assert adversarial_student_loss(d, non_saturating=True).item() == pytest.approx(expected_non_saturating, rel=1e-6)
+
+
+def test_discriminator_loss_is_minus_eq7():
+    real = np.array([1.0, -0.5])
+    fake = np.array([0.3, -2.0, 0.0])
+    l_adv = np.mean(np.log(sigmoid(real))) + np.mean(np.log(1 - sigmoid(fake)))
+    assert discriminator_loss(torch.tensor(real), torch.tensor(fake)).item() == pytest.approx(-l_adv, rel=1e-6)
+
+
+def test_enhanced_loss_is_eq8():
+    ce, kl, adv = torch.tensor(1.2), torch.tensor(0.4), torch.tensor(-0.7)
+    assert enhanced_kd_loss(ce, kl, adv, alpha=0.5, beta=0.1).item() == pytest.approx(0.5 * 1.2 + 0.5 * 0.4 - 0.07)
+    assert enhanced_kd_loss(ce, kl, adv, alpha=0.0, beta=0.0).item() == pytest.approx(1.2)
+
+
+@pytest.mark.parametrize("k,expected", [(10, 4929), (15, 5249), (100, 10689)])
+def test_discriminator_parameter_count(k, expected):
+    # (K*64 + 64) + (64*64 + 64) + (64 + 1); Table 8 gives ~4.9K at K=10 (and ~10.8K beside a K=100-sized LeNet5).
+    assert expected == k * 64 + 64 + 64 * 64 + 64 + 64 + 1
+    assert sum(p.numel() for p in Discriminator(k).parameters()) == expected
+
+
+def test_discriminator_shapes_and_errors():
+    assert Discriminator(10)(torch.rand(7, 10)).shape == (7,)
+    with pytest.raises(ValueError, match="num_classes >= 2"):
+        Discriminator(1)
+    with pytest.raises(ValueError, match="hidden_sizes"):
+        Discriminator(10, [64, 0])
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+def test_terms_stay_finite_in_low_precision_with_extreme_logits(dtype):
+    student = (torch.tensor([[1e4, -1e4, 0.0], [-1e4, 1e4, 5.0]])).to(dtype)
+    teacher = torch.tensor([[-1e4, 1e4, 0.0], [1e4, -1e4, 0.0]]).to(dtype)
+    for tau in (1.0, 6.0, 20.0):
+        kl = kd_kl_loss(student, teacher, tau)
+        assert kl.dtype == torch.float32 and torch.isfinite(kl)
+        p = softened_probs(student, tau)
+        assert p.dtype == torch.float32 and torch.isfinite(p).all()
+    assert torch.isfinite(cross_entropy_loss(student, torch.tensor([1, 0])))
+    big = torch.tensor([1e4, -1e4]).to(dtype)
+    assert torch.isfinite(adversarial_student_loss(big)) and torch.isfinite(adversarial_student_loss(big, True))
+    assert torch.isfinite(discriminator_loss(big, -big))

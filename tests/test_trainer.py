@@ -1,0 +1,233 @@
+"""LWKDTrainer: Eq. 8 in compute_loss, column handling, accumulation, logging, checkpoints, errors."""
+
+import math
+import os
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+from transformers import PretrainedConfig, PreTrainedModel
+from transformers.modeling_outputs import SequenceClassifierOutput
+
+from lwkd_hf.config import LWKDConfig
+from lwkd_hf.metrics import compute_metrics
+from lwkd_hf.trainer import DISCRIMINATOR_OPTIMIZER_NAME, DISCRIMINATOR_WEIGHTS_NAME, LWKDTrainer
+
+from .helpers import make_args, tiny_bert, toy_dataset
+
+TERMS = ["ce", "kl", "adv", "discriminator_loss", "discriminator_acc_real", "discriminator_acc_fake"]
+
+
+def first_batch(trainer):
+    return next(iter(trainer.get_train_dataloader()))
+
+
+def test_teacher_column_survives_default_remove_unused_columns(tmp_path):
+    trainer = LWKDTrainer(model=tiny_bert(), args=make_args(tmp_path), train_dataset=toy_dataset())
+    assert trainer.args.remove_unused_columns is True
+    batch = first_batch(trainer)
+    assert sorted(batch) == ["input_ids", "labels", "teacher_logits"]
+    assert batch["teacher_logits"].shape == (8, 4) and batch["teacher_logits"].dtype == torch.float32
+
+
+def np_log_softmax(z):
+    z = z - z.max(axis=1, keepdims=True)
+    return z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+
+
+def test_compute_loss_is_eq8_and_gradients_stay_apart(tmp_path):
+    args = make_args(tmp_path, alpha=0.3, beta=0.2, temperature=2.0)
+    trainer = LWKDTrainer(model=tiny_bert(), args=args, train_dataset=toy_dataset())
+    batch = first_batch(trainer)
+    model = trainer.model.train()
+    loss = trainer.compute_loss(model, dict(batch))
+
+    with torch.no_grad():
+        z_s = model(input_ids=batch["input_ids"]).logits.double().numpy()
+        z_t = batch["teacher_logits"].double().numpy()
+        y = batch["labels"].numpy()
+        ce = -np_log_softmax(z_s)[np.arange(len(y)), y].mean()
+        log_pt, log_ps = np_log_softmax(z_t / 2.0), np_log_softmax(z_s / 2.0)
+        kl = (np.exp(log_pt) * (log_pt - log_ps)).sum(axis=1).mean() * 4.0
+        d_student = trainer.discriminator(torch.tensor(np.exp(log_ps), dtype=torch.float32)).double().numpy()
+        adv = np.log(1 - 1 / (1 + np.exp(-d_student))).mean()
+    assert loss.item() == pytest.approx(0.7 * ce + 0.3 * kl + 0.2 * adv, rel=1e-5)
+
+    # the discriminator's own loss put gradients on D only, none on the student
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in trainer.discriminator.parameters())
+    assert all(p.grad is None for p in model.parameters())
+    d_grads = [p.grad.clone() for p in trainer.discriminator.parameters()]
+    # the student's loss puts gradients on the student only, none on D
+    loss.backward()
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.parameters())
+    for before, p in zip(d_grads, trainer.discriminator.parameters()):
+        torch.testing.assert_close(p.grad, before, rtol=0, atol=0)
+
+
+def test_non_saturating_option(tmp_path):
+    trainer = LWKDTrainer(
+        model=tiny_bert(), args=make_args(tmp_path, adversarial_loss="non_saturating", alpha=0.0, beta=1.0),
+        train_dataset=toy_dataset(),
+    )
+    batch = first_batch(trainer)
+    model = trainer.model.train()
+    loss = trainer.compute_loss(model, dict(batch))
+    with torch.no_grad():
+        z_s = model(input_ids=batch["input_ids"]).logits
+        ce = torch.nn.functional.cross_entropy(z_s, batch["labels"]).item()
+        d = trainer.discriminator(torch.softmax(z_s / 6.0, dim=-1)).double().numpy()
+    assert loss.item() == pytest.approx(ce - np.log(1 / (1 + np.exp(-d))).mean(), rel=1e-5)
+
+
+def test_eval_dataset_without_column_reports_ce_and_metrics(tmp_path):
+    train, evaluation = toy_dataset(), toy_dataset(32, seed=1, with_teacher=False)
+    trainer = LWKDTrainer(
+        model=tiny_bert(), args=make_args(tmp_path), train_dataset=train, eval_dataset=evaluation,
+        compute_metrics=compute_metrics,
+    )
+    metrics = trainer.evaluate()
+    with torch.no_grad():
+        logits = trainer.model.eval()(input_ids=torch.tensor(evaluation["input_ids"])).logits
+    labels = torch.tensor(evaluation["label"])
+    assert metrics["eval_loss"] == pytest.approx(torch.nn.functional.cross_entropy(logits, labels).item(), rel=1e-5)
+    assert metrics["eval_accuracy"] == pytest.approx((logits.argmax(-1) == labels).float().mean().item())
+    assert "eval_macro_f1" in metrics
+    # an eval set that has the column evaluates the same way
+    with_column = trainer.evaluate(toy_dataset(32, seed=1))
+    assert with_column["eval_loss"] == pytest.approx(metrics["eval_loss"], rel=1e-6)
+
+
+def trained_state(tmp_path, name, **overrides):
+    trainer = LWKDTrainer(
+        model=tiny_bert(), args=make_args(tmp_path / name, **overrides), train_dataset=toy_dataset()
+    )
+    trainer.train()
+    return trainer
+
+
+def test_gradient_accumulation_2x8_equals_1x16(tmp_path):
+    common = dict(max_steps=1, optim="sgd", learning_rate=0.5, lr_scheduler_type="constant", max_grad_norm=0.0)
+    big = trained_state(tmp_path, "big", per_device_train_batch_size=16, gradient_accumulation_steps=1, **common)
+    acc = trained_state(tmp_path, "acc", per_device_train_batch_size=8, gradient_accumulation_steps=2, **common)
+    start = tiny_bert().state_dict()
+    moved = 0
+    for name, value in big.model.state_dict().items():
+        torch.testing.assert_close(acc.model.state_dict()[name], value, rtol=1e-5, atol=1e-6)
+        moved += int(not torch.equal(value, start[name]))
+    assert moved > 10  # the update really changed the weights
+    for a, b in zip(big.discriminator.parameters(), acc.discriminator.parameters()):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+    assert big.state.log_history[0]["loss"] == pytest.approx(acc.state.log_history[0]["loss"], rel=1e-5)
+
+
+def test_terms_logged_every_logging_steps_as_averages(tmp_path):
+    every = trained_state(tmp_path, "every", max_steps=4, logging_steps=1)
+    pairs = trained_state(tmp_path, "pairs", max_steps=4, logging_steps=2)
+    step_logs = [log for log in every.state.log_history if "loss" in log]
+    pair_logs = [log for log in pairs.state.log_history if "loss" in log]
+    assert [log["step"] for log in step_logs] == [1, 2, 3, 4] and [log["step"] for log in pair_logs] == [2, 4]
+    for log in step_logs + pair_logs:
+        assert set(TERMS) <= set(log)
+        assert 0.0 <= log["discriminator_acc_real"] <= 1.0
+    for term in TERMS + ["loss"]:
+        for i, pair in enumerate(pair_logs):
+            mean = (step_logs[2 * i][term] + step_logs[2 * i + 1][term]) / 2
+            assert pair[term] == pytest.approx(mean, abs=2e-6), term
+
+
+def test_beta_zero_builds_no_discriminator(tmp_path):
+    trainer = trained_state(tmp_path, "nodisc", max_steps=2, beta=0.0)
+    assert trainer.discriminator is None and trainer.discriminator_optimizer is None
+    log = trainer.state.log_history[0]
+    assert "ce" in log and "kl" in log and not any(k.startswith("discriminator") or k == "adv" for k in log)
+
+
+def test_no_teacher_needed_when_alpha_and_beta_are_zero(tmp_path):
+    trainer = LWKDTrainer(
+        model=tiny_bert(), args=make_args(tmp_path, alpha=0.0, beta=0.0, max_steps=2),
+        train_dataset=toy_dataset(with_teacher=False),
+    )
+    trainer.train()
+    assert trainer.state.global_step == 2 and "ce" not in trainer.state.log_history[0]
+
+
+def test_checkpoint_round_trip_of_discriminator_and_optimizer(tmp_path):
+    first = trained_state(tmp_path, "ckpt", max_steps=3, save_strategy="steps", save_steps=3)
+    checkpoint = tmp_path / "ckpt" / "checkpoint-3"
+    assert (checkpoint / DISCRIMINATOR_WEIGHTS_NAME).is_file()
+    assert (checkpoint / DISCRIMINATOR_OPTIMIZER_NAME).is_file()
+    second = LWKDTrainer(model=tiny_bert(), args=make_args(tmp_path / "other"), train_dataset=toy_dataset())
+    assert not torch.equal(second.discriminator.net[0].weight, first.discriminator.net[0].weight)
+    second.load_discriminator(str(checkpoint))
+    for name, value in first.discriminator.state_dict().items():
+        torch.testing.assert_close(second.discriminator.state_dict()[name], value, rtol=0, atol=0)
+    a, b = first.discriminator_optimizer.state_dict(), second.discriminator_optimizer.state_dict()
+    assert a["param_groups"] == b["param_groups"]
+    for key, state in a["state"].items():
+        for field in ("step", "exp_avg", "exp_avg_sq"):
+            torch.testing.assert_close(b["state"][key][field], state[field], rtol=0, atol=0)
+
+
+class BagConfig(PretrainedConfig):
+    model_type = "test-bag"
+
+    def __init__(self, vocab_size=40, num_labels=4, **kwargs):
+        super().__init__(num_labels=num_labels, **kwargs)
+        self.vocab_size = vocab_size
+
+
+class BagModel(PreTrainedModel):
+    """A user's own PreTrainedModel: mean of embeddings, then a linear layer."""
+
+    config_class = BagConfig
+
+    def __init__(self, config):
+        super().__init__(config)
+        self.embed = nn.EmbeddingBag(config.vocab_size, 8)
+        self.out = nn.Linear(8, config.num_labels)
+        self.post_init()
+
+    def forward(self, input_ids, labels=None):
+        logits = self.out(self.embed(input_ids))
+        loss = nn.functional.cross_entropy(logits, labels) if labels is not None else None
+        return SequenceClassifierOutput(loss=loss, logits=logits)
+
+
+def test_users_own_pretrained_model_trains(tmp_path):
+    torch.manual_seed(0)
+    trainer = LWKDTrainer(model=BagModel(BagConfig()), args=make_args(tmp_path, max_steps=3), train_dataset=toy_dataset())
+    trainer.train()
+    assert trainer.state.global_step == 3 and all(math.isfinite(log.get("loss", 0)) for log in trainer.state.log_history)
+
+
+@pytest.mark.parametrize(
+    "overrides,message",
+    [
+        (dict(temperature=0.0), "temperature must be > 0, got temperature=0.0"),
+        (dict(temperature=-1.0), "temperature=-1.0"),
+        (dict(alpha=1.5), r"alpha must be in \[0, 1\], got alpha=1.5"),
+        (dict(alpha=-0.1), "alpha=-0.1"),
+        (dict(beta=-0.5), "beta must be >= 0, got beta=-0.5"),
+        (dict(adversarial_loss="wasserstein"), "adversarial_loss"),
+        (dict(discriminator_learning_rate=0.0), "discriminator_learning_rate"),
+    ],
+)
+def test_invalid_settings_fail_at_once(tmp_path, overrides, message):
+    with pytest.raises(ValueError, match=message):
+        make_args(tmp_path, **overrides)
+
+
+def test_bad_training_sets_fail_before_training(tmp_path):
+    args = make_args(tmp_path)
+    with pytest.raises(ValueError, match="has width 4 but the model has num_labels=5"):
+        LWKDTrainer(model=tiny_bert(num_labels=5), args=args, train_dataset=toy_dataset())
+    with pytest.raises(ValueError, match="has no column 'teacher_logits'"):
+        LWKDTrainer(model=tiny_bert(), args=args, train_dataset=toy_dataset(with_teacher=False))
+    with pytest.raises(ValueError, match="empty"):
+        LWKDTrainer(model=tiny_bert(), args=args, train_dataset=toy_dataset().select([]))
+    with pytest.raises(TypeError, match="LWKDConfig"):
+        from transformers import TrainingArguments
+
+        LWKDTrainer(model=tiny_bert(), args=TrainingArguments(output_dir=str(tmp_path)), train_dataset=toy_dataset())
+    assert not os.path.exists(tmp_path / "checkpoint-1")
