@@ -1,0 +1,260 @@
+#!/usr/bin/env python
+"""Fine-tune a Chinese news classifier (THUCNews / ToutiaoNews) with LW-KD or a baseline.
+
+    python examples/run_text_classification.py --dataset thucnews --data_dir DIR \
+        --model textcnn --method lwkd --mnist_dir MNIST_DIR --output_dir OUT
+
+Runs unchanged under ``accelerate launch``. With ``--method lwkd`` it trains the LeNet5 teacher on
+SynMNIST-K (or reuses ``--teacher_dir``), adds the shifted teacher logits to the training split, trains
+with ``LWKDTrainer``, evaluates on dev every epoch, keeps the best model, tests, and writes
+``OUT/all_results.json`` (``test_accuracy`` among others) the transformers way.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import datasets
+import transformers
+from transformers import AutoModelForSequenceClassification, AutoTokenizer, HfArgumentParser, set_seed
+
+from lwkd_hf import LWKDConfig, LWKDTrainer, Teacher, add_teacher_logits, compute_metrics, train_teacher
+from lwkd_hf.baselines import add_model_logits, add_virtual_teacher_logits, shuffle_teacher_logits
+from lwkd_hf.data import load_text_classification
+from lwkd_hf.text_models import build_small_bert, build_student
+from lwkd_hf.tokenization import ChineseTextTokenizer, load_pretrained_embeddings, tokenize_dataset
+
+logger = logging.getLogger(__name__)
+
+# method -> (needs a column, overrides of the loss settings)
+METHODS = {
+    "sup": {"alpha": 0.0, "beta": 0.0},
+    "lsr": {"alpha": 0.0, "beta": 0.0},
+    "tfkd": {"beta": 0.0},
+    "tfkd-legacy": {"beta": 0.0},
+    "kd": {"beta": 0.0},
+    "kd-shuffle": {"beta": 0.0},
+    "lwkd": {},
+    "lwkd-no-adv": {"beta": 0.0},
+    "lwkd-no-kl": {"alpha": 0.0},
+}
+# Table 2's teachers: synthetic examples per class for the K of the paper's datasets
+PAPER_TEACHER_PER_CLASS = {10: 6000, 15: 5000, 100: 600, 101: 1000}
+
+
+@dataclass
+class DataArguments:
+    dataset: str = field(metadata={"help": "thucnews or toutiao", "choices": ["thucnews", "toutiao"]})
+    data_dir: str = field(metadata={"help": "Folder with the dataset's files (see README: data)"})
+    max_seq_length: int = field(default=32, metadata={"help": "Tokens per headline after truncation/padding"})
+    max_train_samples: int | None = field(default=None, metadata={"help": "Use a seeded random N training rows"})
+    max_eval_samples: int | None = field(default=None, metadata={"help": "Use a seeded random N dev rows"})
+    max_predict_samples: int | None = field(default=None, metadata={"help": "Use a seeded random N test rows"})
+    split_seed: int = field(default=42, metadata={"help": "Seed of the stratified 18:1:1 split where splits are missing"})
+
+
+@dataclass
+class ModelArguments:
+    model: str = field(
+        default="textcnn",
+        metadata={"help": "Student architecture", "choices": ["textcnn", "textrcnn", "dpcnn", "fasttext", "bert"]},
+    )
+    model_name_or_path: str | None = field(
+        default=None,
+        metadata={"help": "BERT only: a local checkpoint or Hub id (e.g. bert-base-chinese); default a small BERT from BertConfig"},
+    )
+    tokenizer_level: str = field(default="char", metadata={"help": "char or word (jieba)", "choices": ["char", "word"]})
+    vocab_file: str | None = field(default=None, metadata={"help": "vocab.json to use instead of building one from train"})
+    embeddings_file: str | None = field(
+        default=None, metadata={"help": "Pretrained vectors (.npz, row i = id i of --vocab_file), e.g. embedding_Tencent.npz"}
+    )
+    vocab_min_freq: int = field(default=1, metadata={"help": "Minimum token frequency when building the vocabulary"})
+    vocab_max_size: int | None = field(default=None, metadata={"help": "Maximum vocabulary size when building it"})
+
+
+@dataclass
+class MethodArguments:
+    method: str = field(default="lwkd", metadata={"help": "Training method", "choices": list(METHODS)})
+    mnist_dir: str | None = field(default=None, metadata={"help": "MNIST IDX folder (or Hub id) for the LW-KD teacher"})
+    teacher_dir: str | None = field(default=None, metadata={"help": "Reuse a teacher saved by `lwkd teacher`"})
+    teacher_per_class: int | None = field(default=None, metadata={"help": "SynMNIST examples per class (default: Table 2's)"})
+    teacher_epochs: int = field(default=10, metadata={"help": "Epochs of LeNet5 training"})
+    kd_teacher_dir: str | None = field(
+        default=None, metadata={"help": "kd / kd-shuffle: a trained sequence classifier (with tokenizer) to distil from"}
+    )
+    lsr_epsilon: float = field(default=0.1, metadata={"help": "lsr: label smoothing epsilon"})
+    tfkd_correct_prob: float | None = field(
+        default=None, metadata={"help": "tfkd: virtual teacher's probability on the true class (0.9; legacy 0.99)"}
+    )
+
+
+@dataclass
+class ExampleConfig(LWKDConfig):
+    """LWKDConfig with this script's defaults (Table 11's Adam 1e-3, batch 128; evaluate every epoch)."""
+
+    output_dir: str = field(default="outputs/run", metadata={"help": "Where the model, checkpoints and metrics go"})
+    learning_rate: float = field(default=1e-3, metadata={"help": "Student learning rate (AdamW)"})
+    num_train_epochs: float = field(default=5.0, metadata={"help": "Training epochs"})
+    per_device_train_batch_size: int = field(default=128, metadata={"help": "Batch size per device"})
+    per_device_eval_batch_size: int = field(default=512, metadata={"help": "Eval batch size per device"})
+    eval_strategy: str = field(default="epoch", metadata={"help": "When to evaluate on dev"})
+    save_strategy: str = field(default="epoch", metadata={"help": "When to checkpoint"})
+    save_total_limit: int | None = field(default=1, metadata={"help": "Checkpoints to keep (the best is kept too)"})
+    load_best_model_at_end: bool = field(default=True, metadata={"help": "Keep the best dev model"})
+    metric_for_best_model: str | None = field(default="accuracy", metadata={"help": "Metric that picks the best model"})
+    logging_steps: float = field(default=50, metadata={"help": "Log the loss terms every N steps"})
+    lr_scheduler_type: str = field(default="constant", metadata={"help": "Learning-rate schedule"})
+
+
+def select(split: datasets.Dataset, limit: int | None, seed: int) -> datasets.Dataset:
+    """A seeded random subset of ``limit`` rows (the files may be sorted by label), or the whole split."""
+    if limit is None or limit >= len(split):
+        return split
+    return split.shuffle(seed=seed).select(range(limit))
+
+
+def build_tokenizer(model_args: ModelArguments, data_args: DataArguments, train_texts):
+    if model_args.model == "bert" and model_args.model_name_or_path:
+        return AutoTokenizer.from_pretrained(model_args.model_name_or_path)
+    if model_args.vocab_file:
+        return ChineseTextTokenizer.from_vocab_file(
+            model_args.vocab_file, level=model_args.tokenizer_level, max_length=data_args.max_seq_length
+        )
+    return ChineseTextTokenizer.from_texts(
+        train_texts,
+        level=model_args.tokenizer_level,
+        min_freq=model_args.vocab_min_freq,
+        max_size=model_args.vocab_max_size,
+        max_length=data_args.max_seq_length,
+    )
+
+
+def build_model(model_args: ModelArguments, tokenizer, labels: list[str]):
+    id2label = dict(enumerate(labels))
+    label2id = {name: i for i, name in id2label.items()}
+    if model_args.model == "bert":
+        if model_args.model_name_or_path:
+            return AutoModelForSequenceClassification.from_pretrained(
+                model_args.model_name_or_path, num_labels=len(labels), id2label=id2label, label2id=label2id
+            )
+        return build_small_bert(
+            tokenizer.vocab_size, len(labels), pad_token_id=tokenizer.pad_token_id, id2label=id2label, label2id=label2id
+        )
+    embeddings = None
+    if model_args.embeddings_file:
+        if not model_args.vocab_file:
+            raise ValueError("--embeddings_file needs --vocab_file (its rows are indexed by that vocabulary)")
+        embeddings = load_pretrained_embeddings(tokenizer.get_vocab(), model_args.vocab_file, model_args.embeddings_file)
+    return build_student(
+        model_args.model,
+        vocab_size=tokenizer.vocab_size,
+        num_labels=len(labels),
+        pad_token_id=tokenizer.pad_token_id,
+        embeddings=embeddings,
+        id2label=id2label,
+        label2id=label2id,
+    )
+
+
+def lightweight_teacher(method_args: MethodArguments, training_args: ExampleConfig, train: datasets.Dataset, k: int):
+    """Load ``--teacher_dir`` or train LeNet5 on SynMNIST-K into OUT/teacher (main process first)."""
+    if method_args.teacher_dir:
+        return Teacher.load(method_args.teacher_dir)
+    if not method_args.mnist_dir:
+        raise ValueError(f"--method {method_args.method} needs --mnist_dir (or a saved --teacher_dir)")
+    teacher_dir = Path(training_args.output_dir) / "teacher"
+    if (teacher_dir / "config.json").is_file():
+        return Teacher.load(teacher_dir)
+    per_class = method_args.teacher_per_class or PAPER_TEACHER_PER_CLASS.get(k, max(600, 60000 // k))
+    return train_teacher(
+        k, per_class, mnist=method_args.mnist_dir, epochs=method_args.teacher_epochs, seed=training_args.seed,
+        output_dir=teacher_dir if training_args.should_save else None,
+    )
+
+
+def add_soft_targets(method_args, training_args, train: datasets.Dataset, k: int) -> datasets.Dataset:
+    """Fill the teacher column of the training split as ``--method`` requires."""
+    method, column = method_args.method, training_args.teacher_logits_column
+    if method in ("sup", "lsr"):
+        return train
+    if method in ("tfkd", "tfkd-legacy"):
+        return add_virtual_teacher_logits(
+            train, k, legacy=method == "tfkd-legacy", correct_prob=method_args.tfkd_correct_prob, column=column
+        )
+    if method in ("kd", "kd-shuffle"):
+        if not method_args.kd_teacher_dir:
+            raise ValueError(f"--method {method} needs --kd_teacher_dir (a trained classifier, e.g. a run's output_dir)")
+        teacher_model = AutoModelForSequenceClassification.from_pretrained(method_args.kd_teacher_dir)
+        teacher_tokenizer = AutoTokenizer.from_pretrained(method_args.kd_teacher_dir)
+        train = add_model_logits(train, teacher_model, teacher_tokenizer, column=column)
+        return shuffle_teacher_logits(train, column=column, seed=training_args.seed) if method == "kd-shuffle" else train
+    teacher = lightweight_teacher(method_args, training_args, train, k)
+    return add_teacher_logits(train, teacher, mnist=method_args.mnist_dir, column=column, seed=training_args.seed)
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = HfArgumentParser((DataArguments, ModelArguments, MethodArguments, ExampleConfig))
+    data_args, model_args, method_args, training_args = parser.parse_args_into_dataclasses(args=argv)
+    for key, value in METHODS[method_args.method].items():
+        setattr(training_args, key, value)
+    if method_args.method == "lsr":
+        training_args.label_smoothing_factor = method_args.lsr_epsilon
+
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO, stream=sys.stdout)
+    log_level = training_args.get_process_log_level()
+    logger.setLevel(log_level)
+    transformers.utils.logging.set_verbosity(log_level)
+    datasets.utils.logging.set_verbosity(log_level)
+    logger.info(f"method={method_args.method} model={model_args.model} dataset={data_args.dataset}")
+    set_seed(training_args.seed)
+
+    raw = load_text_classification(data_args.dataset, data_args.data_dir, split_seed=data_args.split_seed)
+    raw["train"] = select(raw["train"], data_args.max_train_samples, data_args.split_seed)
+    raw["validation"] = select(raw["validation"], data_args.max_eval_samples, data_args.split_seed)
+    raw["test"] = select(raw["test"], data_args.max_predict_samples, data_args.split_seed)
+    labels = raw["train"].features["label"].names
+    k = len(labels)
+
+    with training_args.main_process_first(desc="soft targets"):
+        raw["train"] = add_soft_targets(method_args, training_args, raw["train"], k)
+    tokenizer = build_tokenizer(model_args, data_args, raw["train"]["text"])
+    with training_args.main_process_first(desc="tokenization"):
+        encoded = tokenize_dataset(raw, tokenizer)
+    model = build_model(model_args, tokenizer, labels)
+
+    trainer = LWKDTrainer(
+        model=model,
+        args=training_args,
+        train_dataset=encoded["train"],
+        eval_dataset=encoded["validation"],
+        processing_class=tokenizer,
+        compute_metrics=compute_metrics,
+    )
+    train_result = trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
+    trainer.save_model()
+    metrics = dict(train_result.metrics, train_samples=len(encoded["train"]))
+    trainer.log_metrics("train", metrics)
+    trainer.save_metrics("train", metrics)
+
+    metrics = trainer.evaluate(metric_key_prefix="eval")
+    metrics["eval_samples"] = len(encoded["validation"])
+    trainer.log_metrics("eval", metrics)
+    trainer.save_metrics("eval", metrics)
+
+    metrics = trainer.evaluate(encoded["test"], metric_key_prefix="test")
+    metrics["test_samples"] = len(encoded["test"])
+    trainer.log_metrics("test", metrics)
+    trainer.save_metrics("test", metrics)
+    trainer.save_state()
+    if trainer.is_world_process_zero():
+        print(f"test_accuracy = {metrics['test_accuracy']:.4f}  ({method_args.method}, {model_args.model}, "
+              f"{data_args.dataset}; results in {os.path.join(training_args.output_dir, 'all_results.json')})")
+    return metrics
+
+
+if __name__ == "__main__":
+    main()
