@@ -74,6 +74,9 @@ class ModelArguments:
     )
     vocab_min_freq: int = field(default=1, metadata={"help": "Minimum token frequency when building the vocabulary"})
     vocab_max_size: int | None = field(default=None, metadata={"help": "Maximum vocabulary size when building it"})
+    ngram_buckets: int | None = field(
+        default=None, metadata={"help": "FastText only: hash buckets per n-gram table (default 250,499: ~152M parameters)"}
+    )
 
 
 @dataclass
@@ -144,6 +147,7 @@ def build_model(model_args: ModelArguments, tokenizer, labels: list[str]):
         return build_small_bert(
             tokenizer.vocab_size, len(labels), pad_token_id=tokenizer.pad_token_id, id2label=id2label, label2id=label2id
         )
+    overrides = {"ngram_buckets": model_args.ngram_buckets} if model_args.ngram_buckets else {}
     embeddings = None
     if model_args.embeddings_file:
         if not model_args.vocab_file:
@@ -157,6 +161,7 @@ def build_model(model_args: ModelArguments, tokenizer, labels: list[str]):
         embeddings=embeddings,
         id2label=id2label,
         label2id=label2id,
+        **overrides,
     )
 
 
