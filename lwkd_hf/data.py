@@ -63,14 +63,16 @@ class _LineError(Exception):
     """A line parser's complaint; the file reader adds the path and line number."""
 
 
-def stratified_split(labels: Sequence[int], ratios: Sequence[float] = (18, 1, 1), seed: int = 42) -> tuple[np.ndarray, ...]:
+def stratified_split(
+    labels: Sequence[int], ratios: Sequence[float] = (18, 1, 1), seed: int = 42
+) -> tuple[np.ndarray, ...]:
     """Split indices ``0..len(labels)-1`` into ``len(ratios)`` parts, stratified by label.
 
     Each class is shuffled with a generator seeded by ``seed`` and cut into parts of
-    ``floor(n * ratio / sum(ratios))`` examples; the leftover examples go to the parts furthest
-    below their overall share so far (ties at random), so every part gets its share of every class
-    and the part sizes stay within one example per class of the exact ratios. A class with at least
-    ``len(ratios)`` examples gets at least one example in every part with a positive ratio.
+    ``floor(n * ratio / sum(ratios))`` examples; its leftover examples go to the parts furthest
+    below their share of all classes so far (ties at random), so every part gets its share of every
+    class and the part totals stay close to the exact ratios. A class with at least as many examples
+    as there are positive ratios gets at least one example in each of those parts.
     Returns sorted ``int64`` index arrays.
     """
     labels = np.asarray(labels)
@@ -143,6 +145,7 @@ def _assemble(
     split_examples: dict[str, Examples], class_names: list[str], split_seed: int
 ) -> DatasetDict:
     """Build the DatasetDict; splits absent from ``split_examples`` are carved from ``train``."""
+    split_examples = dict(split_examples)
     missing = [s for s in SPLITS if s not in split_examples]
     if missing:
         texts, labels = split_examples["train"]
@@ -151,11 +154,9 @@ def _assemble(
         for split, idx in zip(carved, parts):
             split_examples[split] = ([texts[i] for i in idx], [labels[i] for i in idx])
     features = Features({"text": Value("string"), "label": ClassLabel(names=class_names)})
+    columns = ("text", "label")
     return DatasetDict(
-        {
-            split: Dataset.from_dict({"text": split_examples[split][0], "label": split_examples[split][1]}, features=features)
-            for split in SPLITS
-        }
+        {split: Dataset.from_dict(dict(zip(columns, split_examples[split])), features=features) for split in SPLITS}
     )
 
 
@@ -177,7 +178,9 @@ def _read_class_names(path: Path) -> list[str]:
     return names
 
 
-def load_thucnews(data_dir: str | os.PathLike, *, train_file: str | os.PathLike | None = None, split_seed: int = 42) -> DatasetDict:
+def load_thucnews(
+    data_dir: str | os.PathLike, *, train_file: str | os.PathLike | None = None, split_seed: int = 42
+) -> DatasetDict:
     """Read the THUCNews 10-class headline set (``class.txt``, ``train.txt``, ``dev.txt``, ``test.txt``).
 
     The training file is ``train_file`` (relative to ``data_dir`` or absolute) if given, else
@@ -194,7 +197,8 @@ def load_thucnews(data_dir: str | os.PathLike, *, train_file: str | os.PathLike 
         candidates = [data_dir / "train.txt", data_dir / "train_first45000.txt"]
         train_path = next((p for p in candidates if p.is_file()), None)
         if train_path is None:
-            raise FileNotFoundError(f"no THUCNews training file in {data_dir}: expected one of {[p.name for p in candidates]}")
+            expected = [p.name for p in candidates]
+            raise FileNotFoundError(f"no THUCNews training file in {data_dir}: expected one of {expected}")
 
     def parse(line: str) -> tuple[str, int]:
         fields = line.split("\t")
