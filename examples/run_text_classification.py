@@ -12,6 +12,7 @@ with ``LWKDTrainer``, evaluates on dev every epoch, keeps the best model, tests,
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import sys
@@ -25,6 +26,7 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer, HfAr
 from lwkd_hf import LWKDConfig, LWKDTrainer, Teacher, add_teacher_logits, compute_metrics, train_teacher
 from lwkd_hf.baselines import add_model_logits, add_virtual_teacher_logits, shuffle_teacher_logits
 from lwkd_hf.data import load_text_classification
+from lwkd_hf.soft_targets import shift_teacher_column
 from lwkd_hf.text_models import build_small_bert, build_student
 from lwkd_hf.tokenization import ChineseTextTokenizer, load_pretrained_embeddings, tokenize_dataset
 
@@ -41,6 +43,7 @@ METHODS = {
     "lwkd": {},
     "lwkd-no-adv": {"beta": 0.0},
     "lwkd-no-kl": {"alpha": 0.0},
+    "lwkd-no-syn": {},
 }
 # Table 2's teachers: synthetic examples per class for the K of the paper's datasets
 PAPER_TEACHER_PER_CLASS = {10: 6000, 15: 5000, 100: 600, 101: 1000}
@@ -74,8 +77,9 @@ class ModelArguments:
     )
     vocab_min_freq: int = field(default=1, metadata={"help": "Minimum token frequency when building the vocabulary"})
     vocab_max_size: int | None = field(default=None, metadata={"help": "Maximum vocabulary size when building it"})
-    ngram_buckets: int | None = field(
-        default=None, metadata={"help": "FastText only: hash buckets per n-gram table (default 250,499: ~152M parameters)"}
+    config_overrides: str | None = field(
+        default=None,
+        metadata={"help": "Override student config fields, e.g. 'ngram_buckets=1000,embedding_dim=64' (values parsed as JSON)"},
     )
 
 
@@ -87,7 +91,11 @@ class MethodArguments:
     teacher_per_class: int | None = field(default=None, metadata={"help": "SynMNIST examples per class (default: Table 2's)"})
     teacher_epochs: int = field(default=10, metadata={"help": "Epochs of LeNet5 training"})
     kd_teacher_dir: str | None = field(
-        default=None, metadata={"help": "kd / kd-shuffle: a trained sequence classifier (with tokenizer) to distil from"}
+        default=None,
+        metadata={
+            "help": "kd, kd-shuffle: a trained sequence classifier (with tokenizer) to distil from; lwkd-no-syn: a "
+            "lightweight classifier trained on the target data, used in place of the SynMNIST teacher"
+        },
     )
     lsr_epsilon: float = field(default=0.1, metadata={"help": "lsr: label smoothing epsilon"})
     tfkd_correct_prob: float | None = field(
@@ -120,6 +128,20 @@ def select(split: datasets.Dataset, limit: int | None, seed: int) -> datasets.Da
     return split.shuffle(seed=seed).select(range(limit))
 
 
+def parse_overrides(text: str | None) -> dict:
+    """``"a=1,b=x"`` -> ``{"a": 1, "b": "x"}`` (each value parsed as JSON where it can be)."""
+    overrides = {}
+    for item in filter(None, (text or "").split(",")):
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"--config_overrides expects key=value pairs separated by commas, got {item!r}")
+        try:
+            overrides[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            overrides[key.strip()] = value
+    return overrides
+
+
 def build_tokenizer(model_args: ModelArguments, data_args: DataArguments, train_texts):
     if model_args.model == "bert" and model_args.model_name_or_path:
         return AutoTokenizer.from_pretrained(model_args.model_name_or_path)
@@ -147,7 +169,7 @@ def build_model(model_args: ModelArguments, tokenizer, labels: list[str]):
         return build_small_bert(
             tokenizer.vocab_size, len(labels), pad_token_id=tokenizer.pad_token_id, id2label=id2label, label2id=label2id
         )
-    overrides = {"ngram_buckets": model_args.ngram_buckets} if model_args.ngram_buckets else {}
+    overrides = parse_overrides(model_args.config_overrides)
     embeddings = None
     if model_args.embeddings_file:
         if not model_args.vocab_file:
@@ -190,13 +212,16 @@ def add_soft_targets(method_args, training_args, train: datasets.Dataset, k: int
         return add_virtual_teacher_logits(
             train, k, legacy=method == "tfkd-legacy", correct_prob=method_args.tfkd_correct_prob, column=column
         )
-    if method in ("kd", "kd-shuffle"):
+    if method in ("kd", "kd-shuffle", "lwkd-no-syn"):
         if not method_args.kd_teacher_dir:
             raise ValueError(f"--method {method} needs --kd_teacher_dir (a trained classifier, e.g. a run's output_dir)")
         teacher_model = AutoModelForSequenceClassification.from_pretrained(method_args.kd_teacher_dir)
         teacher_tokenizer = AutoTokenizer.from_pretrained(method_args.kd_teacher_dir)
         train = add_model_logits(train, teacher_model, teacher_tokenizer, column=column)
-        return shuffle_teacher_logits(train, column=column, seed=training_args.seed) if method == "kd-shuffle" else train
+        if method == "kd-shuffle":
+            return shuffle_teacher_logits(train, column=column, seed=training_args.seed)
+        # lwkd-no-syn: LW-KD's shift and loss, but the teacher learnt the target data, not SynMNIST
+        return shift_teacher_column(train, column) if method == "lwkd-no-syn" else train
     teacher = lightweight_teacher(method_args, training_args, train, k)
     return add_teacher_logits(train, teacher, mnist=method_args.mnist_dir, column=column, seed=training_args.seed)
 

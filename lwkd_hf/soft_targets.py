@@ -230,3 +230,14 @@ def validate_teacher_column(
             row = start + int(np.flatnonzero(~finite)[0])
             raise ValueError(f"{where}[{column!r}] row {row} holds NaN or inf: {values[row - start].tolist()}")
         check_labels(labels, num_labels, where=f"{where}[{label_column!r}]", first_row=start)
+
+
+def shift_teacher_column(dataset: "datasets.Dataset", column: str = "teacher_logits") -> "datasets.Dataset":
+    """Apply Eq. 3's shift to an existing teacher column (e.g. a lightweight teacher trained on the target data)."""
+    label_column = label_column_of(dataset)
+    return dataset.map(
+        lambda batch: {column: shift_to_label(np.asarray(batch[column]), np.asarray(batch[label_column]))},
+        batched=True,
+        features=dataset.features,
+        desc="Shift (Eq. 3)",
+    )

@@ -79,7 +79,7 @@ def test_two_cpu_processes_under_accelerate_launch(thucnews_dir, tmp_path):
     command = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
                "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no", str(SCRIPT)]
     completed = subprocess.run(
-        command + quick_args(thucnews_dir, out, "tfkd", "fasttext", "--ngram_buckets", "1000"),
+        command + quick_args(thucnews_dir, out, "tfkd", "fasttext", "--config_overrides", "ngram_buckets=1000,embedding_dim=64"),
         env=env, cwd=REPO, capture_output=True, text=True,
     )
     assert completed.returncode == 0, completed.stderr[-3000:]

@@ -1,0 +1,403 @@
+#!/usr/bin/env python
+"""Reproduce the paper's text experiments: methods x students x seeds on THUCNews and ToutiaoNews.
+
+Each run is ``examples/run_text_classification.py`` in its own process (``--jobs`` at once); a run whose
+``all_results.json`` exists is skipped, so a half-finished matrix resumes where it stopped. Then it
+writes, under ``--output-dir``:
+
+- ``results.csv`` / ``results.json``: one row per run (test accuracy, best dev accuracy, wall seconds);
+- ``table4.md``: mean +- std over seeds per student x dataset x method, the paper's Table 4 beside it,
+  and LW-KD against each baseline with a paired t-test over seeds;
+- ``table7.md``: the ablations (w/o ADV, w/o KL, w/o SYN) like Table 7;
+- ``table8.md``: parameters and FLOPs per instance (LeNet5, discriminator, students, KD teacher) and the
+  measured wall time of the LW-KD teacher stage against training the KD teacher, and LW-KD against sup;
+- ``fig4.png``: dev accuracy per epoch per method (mean over seeds), one panel per student x dataset.
+
+    python benchmarks/reproduce.py --data-root ../shared/data --output-dir results --seeds 0 1 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+SCRIPT = REPO / "examples" / "run_text_classification.py"
+DATASET_FOLDERS = {"thucnews": "thucnews", "toutiao": "toutiao"}
+METHODS = ["sup", "lsr", "tfkd", "tfkd-legacy", "kd", "kd-shuffle", "lwkd", "lwkd-no-adv", "lwkd-no-kl", "lwkd-no-syn"]
+BASELINES = ["sup", "lsr", "tfkd", "tfkd-legacy", "kd", "kd-shuffle"]
+ABLATIONS = ["lwkd-no-adv", "lwkd-no-kl", "lwkd-no-syn"]
+# Table 2's teachers: T1 (MNIST, 10 x 6000) for THUCNews, T2 (SynMNIST-15, 15 x 5000) for ToutiaoNews
+TEACHERS = {"thucnews": (10, 6000), "toutiao": (15, 5000)}
+# a LeNet5-sized text classifier (~60K parameters) trained on the target data: the "w/o SYN" teacher
+LIGHT_TEACHER = ["--model", "fasttext", "--config_overrides", "embedding_dim=12,hidden_size=16,ngram_buckets=16"]
+PAPER_TABLE4 = {  # (student, dataset) -> method -> accuracy %
+    ("textcnn", "thucnews"): {"sup": 90.58, "lsr": 91.33, "tfkd": 91.38, "kd": 91.78, "lwkd": 91.82},
+    ("textcnn", "toutiao"): {"sup": 85.93, "lsr": 86.23, "tfkd": 86.04, "kd": 86.32, "lwkd": 86.65},
+    ("textrcnn", "thucnews"): {"sup": 91.11, "lsr": 91.51, "tfkd": 91.31, "kd": 91.60, "lwkd": 91.86},
+    ("textrcnn", "toutiao"): {"sup": 84.89, "lsr": 85.36, "tfkd": 85.02, "kd": 85.80, "lwkd": 85.86},
+    ("dpcnn", "thucnews"): {"sup": 91.07, "lsr": 91.29, "tfkd": 90.66, "kd": 91.51, "lwkd": 91.60},
+    ("dpcnn", "toutiao"): {"sup": 84.45, "lsr": 84.56, "tfkd": 84.52, "kd": 85.35, "lwkd": 85.02},
+    ("fasttext", "thucnews"): {"sup": 92.32, "lsr": 92.66, "tfkd": 92.33, "kd": 92.47, "lwkd": 92.78},
+    ("fasttext", "toutiao"): {"sup": 86.51, "lsr": 87.21, "tfkd": 86.79, "kd": 87.62, "lwkd": 87.46},
+    ("bert", "thucnews"): {"sup": 94.59, "lsr": 94.63, "tfkd": 94.37, "kd": 94.77, "lwkd": 94.83},
+    ("bert", "toutiao"): {"sup": 89.29, "lsr": 89.42, "tfkd": 89.36, "kd": 89.64, "lwkd": 89.77},
+}
+PAPER_TABLE7 = {
+    ("textrcnn", "thucnews"): {"lwkd": 91.86, "lwkd-no-adv": 91.48, "lwkd-no-kl": 91.53},
+    ("textcnn", "toutiao"): {"lwkd": 86.65, "lwkd-no-adv": 86.28, "lwkd-no-kl": 86.42},
+}
+
+
+@dataclass
+class Record:
+    dataset: str
+    student: str
+    method: str
+    seed: int
+    test_accuracy: float
+    test_macro_f1: float
+    best_eval_accuracy: float
+    eval_accuracy_per_epoch: list
+    train_runtime: float
+    wall_seconds: float
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+class Matrix:
+    """The runs of one invocation, their shared teachers, and where everything goes."""
+
+    def __init__(self, args: argparse.Namespace):
+        self.args = args
+        self.out = Path(args.output_dir)
+        self.data_root = Path(args.data_root)
+
+    def common_args(self, dataset: str, seed: int) -> list[str]:
+        thucnews = self.data_root / "thucnews"
+        args = [
+            "--dataset", dataset, "--data_dir", str(self.data_root / DATASET_FOLDERS[dataset]),
+            "--seed", str(seed), "--num_train_epochs", str(self.args.epochs), "--report_to", "none",
+            "--disable_tqdm", "true", "--logging_steps", "100", "--save_total_limit", "1",
+            "--per_device_train_batch_size", str(self.args.batch_size),
+        ]
+        if self.args.pretrained_embeddings:
+            args += ["--vocab_file", str(thucnews / "vocab.json"), "--embeddings_file", str(thucnews / "embedding_Tencent.npz")]
+        for flag, value in (("--max_train_samples", self.args.max_train_samples),
+                            ("--max_eval_samples", self.args.max_eval_samples),
+                            ("--max_predict_samples", self.args.max_eval_samples)):
+            if value:
+                args += [flag, str(value)]
+        return args + self.args.extra
+
+    def run(self, output_dir: Path, argv: list[str]) -> float | None:
+        """Run the example script into ``output_dir`` unless it already finished; returns wall seconds."""
+        if (output_dir / "all_results.json").is_file():
+            return None
+        if output_dir.exists():
+            shutil.rmtree(output_dir)  # an interrupted run starts again
+        output_dir.mkdir(parents=True)
+        start = time.perf_counter()
+        with open(output_dir / "run.log", "w") as log_file:
+            completed = subprocess.run(
+                [sys.executable, str(SCRIPT), *argv, "--output_dir", str(output_dir)],
+                stdout=log_file, stderr=subprocess.STDOUT, cwd=REPO,
+            )
+        wall = time.perf_counter() - start
+        if completed.returncode != 0:
+            raise RuntimeError(f"run failed ({completed.returncode}): see {output_dir / 'run.log'}")
+        (output_dir / "wall_seconds.json").write_text(json.dumps({"wall_seconds": wall}))
+        return wall
+
+    def teacher_dir(self, dataset: str, seed: int) -> Path:
+        return self.out / "teachers" / f"{dataset}-seed{seed}"
+
+    def train_lightweight_teacher(self, dataset: str, seed: int) -> None:
+        from lwkd_hf import train_teacher
+
+        target = self.teacher_dir(dataset, seed)
+        if (target / "config.json").is_file():
+            return
+        k, per_class = TEACHERS[dataset]
+        start = time.perf_counter()
+        teacher = train_teacher(k, per_class, mnist=self.data_root / "mnist", seed=seed, progress=False)
+        teacher.save(target)
+        stage = {"wall_seconds": time.perf_counter() - start, "test_accuracy": teacher.config.test_accuracy}
+        (target / "stage.json").write_text(json.dumps(stage))
+        log(f"LW-KD teacher {dataset} seed {seed}: acc {teacher.config.test_accuracy:.4f} in {stage['wall_seconds']:.0f}s")
+
+    def kd_teacher_dir(self, dataset: str) -> Path:
+        return self.out / "kd_teachers" / dataset
+
+    def light_teacher_dir(self, dataset: str) -> Path:
+        return self.out / "light_teachers" / dataset
+
+    def run_dir(self, dataset: str, student: str, method: str, seed: int) -> Path:
+        return self.out / "runs" / dataset / student / method / f"seed{seed}"
+
+    def method_args(self, dataset: str, method: str, seed: int) -> list[str]:
+        if method.startswith("lwkd") and method != "lwkd-no-syn":
+            return ["--teacher_dir", str(self.teacher_dir(dataset, seed))]
+        if method in ("kd", "kd-shuffle"):
+            return ["--kd_teacher_dir", str(self.kd_teacher_dir(dataset))]
+        if method == "lwkd-no-syn":
+            return ["--kd_teacher_dir", str(self.light_teacher_dir(dataset))]
+        return []
+
+    def prerequisites(self) -> list[tuple[Path, list[str]]]:
+        """The KD teacher and the w/o-SYN lightweight teacher of each dataset (seed 0, supervised)."""
+        jobs = []
+        for dataset in self.args.datasets:
+            if {"kd", "kd-shuffle"} & set(self.args.methods):
+                jobs.append((self.kd_teacher_dir(dataset),
+                             self.common_args(dataset, 0) + ["--model", self.args.kd_teacher, "--method", "sup"]))
+            if "lwkd-no-syn" in self.args.methods:
+                light = without_option(self.common_args(dataset, 0), "--embeddings_file")  # 12-d, not 200-d
+                jobs.append((self.light_teacher_dir(dataset), light + ["--method", "sup"] + LIGHT_TEACHER))
+        return jobs
+
+    def runs(self) -> list[tuple[Path, list[str]]]:
+        return [
+            (self.run_dir(d, s, m, seed),
+             self.common_args(d, seed) + ["--model", s, "--method", m] + self.method_args(d, m, seed))
+            for d in self.args.datasets for s in self.args.students for m in self.args.methods for seed in self.args.seeds
+        ]
+
+    def execute(self, jobs: list[tuple[Path, list[str]]], what: str) -> None:
+        pending = [job for job in jobs if not (job[0] / "all_results.json").is_file()]
+        log(f"{what}: {len(jobs) - len(pending)} done, {len(pending)} to run with {self.args.jobs} at once")
+        try:
+            from tqdm.auto import tqdm
+        except ImportError:  # pragma: no cover
+            tqdm = None
+        progress = tqdm(total=len(pending), desc=what) if tqdm else None
+        with ThreadPoolExecutor(max_workers=self.args.jobs) as pool:
+            for directory, wall in zip([job[0] for job in pending], pool.map(lambda job: self.run(*job), pending)):
+                if progress:
+                    progress.update(1)
+                log(f"finished {directory.relative_to(self.out)} in {wall:.0f}s")
+        if progress:
+            progress.close()
+
+
+def without_option(argv: list[str], option: str) -> list[str]:
+    """``argv`` without ``option`` and its value."""
+    if option not in argv:
+        return argv
+    i = argv.index(option)
+    return argv[:i] + argv[i + 2 :]
+
+
+def read_record(directory: Path, dataset: str, student: str, method: str, seed: int) -> Record | None:
+    results = directory / "all_results.json"
+    if not results.is_file():
+        return None
+    metrics = json.loads(results.read_text())
+    state = json.loads((directory / "trainer_state.json").read_text())
+    per_epoch = [log["eval_accuracy"] for log in state["log_history"] if "eval_accuracy" in log and "epoch" in log]
+    per_epoch = per_epoch[: int(round(state.get("num_train_epochs", len(per_epoch))))]
+    wall_file = directory / "wall_seconds.json"
+    return Record(
+        dataset, student, method, seed,
+        test_accuracy=metrics["test_accuracy"], test_macro_f1=metrics.get("test_macro_f1", float("nan")),
+        best_eval_accuracy=max(per_epoch) if per_epoch else float("nan"), eval_accuracy_per_epoch=per_epoch,
+        train_runtime=metrics.get("train_runtime", float("nan")),
+        wall_seconds=json.loads(wall_file.read_text())["wall_seconds"] if wall_file.is_file() else float("nan"),
+    )
+
+
+def mean_std(values: list[float]) -> str:
+    if not values:
+        return "–"
+    std = statistics.stdev(values) if len(values) > 1 else 0.0
+    return f"{100 * statistics.mean(values):.2f} ± {100 * std:.2f} (n={len(values)})"
+
+
+def by_cell(records: list[Record]) -> dict[tuple[str, str, str], dict[int, float]]:
+    cells: dict[tuple[str, str, str], dict[int, float]] = {}
+    for r in records:
+        cells.setdefault((r.student, r.dataset, r.method), {})[r.seed] = r.test_accuracy
+    return cells
+
+
+def paired_test(a: dict[int, float], b: dict[int, float]) -> tuple[float, float, int]:
+    """Mean difference a - b (points) and the two-sided paired t-test p over the seeds both have."""
+    from scipy.stats import ttest_rel
+
+    seeds = sorted(set(a) & set(b))
+    diff = 100 * statistics.mean(a[s] - b[s] for s in seeds) if seeds else float("nan")
+    p = float(ttest_rel([a[s] for s in seeds], [b[s] for s in seeds]).pvalue) if len(seeds) > 1 else float("nan")
+    return diff, p, len(seeds)
+
+
+def table4(records: list[Record], methods: list[str]) -> str:
+    cells = by_cell(records)
+    pairs = sorted({(r.student, r.dataset) for r in records})
+    shown = [m for m in ["sup", "lsr", "tfkd", "tfkd-legacy", "kd", "kd-shuffle", "lwkd"] if m in methods]
+    lines = ["| student | dataset | " + " | ".join(shown) + " |", "|---" * (len(shown) + 2) + "|"]
+    for student, dataset in pairs:
+        lines.append(f"| {student} | {dataset} | " + " | ".join(
+            mean_std(list(cells.get((student, dataset, m), {}).values())) for m in shown) + " |")
+        paper = PAPER_TABLE4.get((student, dataset), {})
+        lines.append("| | paper | " + " | ".join(f"{paper[m]:.2f}" if m in paper else "–" for m in shown) + " |")
+    lines += ["", "LW-KD minus each baseline (test accuracy points, mean over paired seeds; two-sided paired t-test):", "",
+              "| student | dataset | baseline | LW-KD − baseline | p | seeds |", "|---|---|---|---|---|---|"]
+    for student, dataset in pairs:
+        ours = cells.get((student, dataset, "lwkd"), {})
+        for baseline in [m for m in BASELINES if m in methods]:
+            diff, p, n = paired_test(ours, cells.get((student, dataset, baseline), {}))
+            lines.append(f"| {student} | {dataset} | {baseline} | {diff:+.2f} | {p:.3f} | {n} |")
+    return "\n".join(lines) + "\n"
+
+
+def table7(records: list[Record], methods: list[str]) -> str:
+    cells = by_cell(records)
+    shown = [m for m in ["lwkd"] + ABLATIONS if m in methods]
+    lines = ["| student | dataset | " + " | ".join(shown) + " |", "|---" * (len(shown) + 2) + "|"]
+    for student, dataset in sorted({(r.student, r.dataset) for r in records}):
+        lines.append(f"| {student} | {dataset} | " + " | ".join(
+            mean_std(list(cells.get((student, dataset, m), {}).values())) for m in shown) + " |")
+        paper = PAPER_TABLE7.get((student, dataset))
+        if paper:
+            lines.append("| | paper | " + " | ".join(f"{paper[m]:.2f}" if m in paper else "–" for m in shown) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def table8(matrix: Matrix, records: list[Record]) -> str:
+    import torch
+
+    from lwkd_hf import Discriminator, LeNet5
+    from lwkd_hf.text_models import build_small_bert, build_student, count_parameters, flops_per_instance
+
+    seq_len = 32
+    lines = ["| model | #params | FLOPs per instance |", "|---|---|---|"]
+    for k in sorted({TEACHERS[d][0] for d in matrix.args.datasets}):
+        lenet = LeNet5(k)
+        lines.append(f"| LeNet5 (K={k}) | {count_parameters(lenet):,} | {lenet_flops(lenet):,} |")
+        disc = Discriminator(k)
+        lines.append(f"| Discriminator (K={k}) | {count_parameters(disc):,} | {2 * count_parameters(disc):,} |")
+    for name in sorted(set(matrix.args.students) | {matrix.args.kd_teacher}):
+        with torch.device("meta"):
+            model = (build_small_bert(4762, 10, pad_token_id=4761) if name == "bert"
+                     else build_student(name, vocab_size=4762, num_labels=10, pad_token_id=4761, embedding_dim=200))
+        role = " (KD teacher)" if name == matrix.args.kd_teacher else ""
+        lines.append(f"| {name}{role} | {count_parameters(model):,} | {flops_per_instance(model, seq_len):,} |")
+    lines += ["", "Students with the 200-d Tencent vectors over the 4,762-character vocabulary, 10 labels, 32 tokens; "
+              "FLOPs = 2 x multiply-adds.", "", "Measured wall time on this machine:", "",
+              "| dataset | LW-KD teacher stage (s) | KD teacher training (s) | ratio | sup run (s, mean) | "
+              "LW-KD total (s, mean: teacher + run) |", "|---|---|---|---|---|---|"]
+    for dataset in matrix.args.datasets:
+        stages = [json.loads(p.read_text())["wall_seconds"] for p in (matrix.out / "teachers").glob(f"{dataset}-seed*/stage.json")]
+        kd_wall = matrix.kd_teacher_dir(dataset) / "wall_seconds.json"
+        kd = json.loads(kd_wall.read_text())["wall_seconds"] if kd_wall.is_file() else float("nan")
+        stage = statistics.mean(stages) if stages else float("nan")
+        sup = [r.wall_seconds for r in records if r.dataset == dataset and r.method == "sup"]
+        lwkd = [r.wall_seconds for r in records if r.dataset == dataset and r.method == "lwkd"]
+        sup_mean = statistics.mean(sup) if sup else float("nan")
+        lwkd_total = stage + statistics.mean(lwkd) if lwkd else float("nan")
+        lines.append(f"| {dataset} | {stage:.0f} | {kd:.0f} | {stage / kd:.2f} | {sup_mean:.0f} | {lwkd_total:.0f} |")
+    return "\n".join(lines) + "\n"
+
+
+def lenet_flops(model) -> int:
+    """2 x multiply-adds of LeNet5 on one 28x28 image (Table 9's layer shapes)."""
+    macs = 28 * 28 * 6 * 25 + 10 * 10 * 16 * 6 * 25 + 120 * 16 * 25 + 120 * 84 + 84 * model.num_classes
+    return 2 * macs
+
+
+def plot_curves(records: list[Record], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    pairs = sorted({(r.student, r.dataset) for r in records})
+    fig, axes = plt.subplots(1, len(pairs), figsize=(5 * len(pairs), 4), squeeze=False)
+    for ax, (student, dataset) in zip(axes[0], pairs):
+        for method in METHODS:
+            curves = [r.eval_accuracy_per_epoch for r in records
+                      if (r.student, r.dataset, r.method) == (student, dataset, method) and r.eval_accuracy_per_epoch]
+            if not curves:
+                continue
+            length = min(len(c) for c in curves)
+            mean = [100 * statistics.mean(c[i] for c in curves) for i in range(length)]
+            ax.plot(range(1, length + 1), mean, marker="o", label=method, linewidth=2.2 if method == "lwkd" else 1.0)
+        ax.set_title(f"{student} on {dataset}")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("dev accuracy (%)")
+        ax.grid(alpha=0.3)
+    axes[0][-1].legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+
+
+def report(matrix: Matrix) -> None:
+    args = matrix.args
+    records = [
+        rec for d in args.datasets for s in args.students for m in args.methods for seed in args.seeds
+        if (rec := read_record(matrix.run_dir(d, s, m, seed), d, s, m, seed)) is not None
+    ]
+    out = matrix.out
+    (out / "results.json").write_text(json.dumps([asdict(r) for r in records], indent=1))
+    with open(out / "results.csv", "w", newline="") as f:
+        writer = csv.writer(f)
+        names = [name for name in Record.__dataclass_fields__ if name != "eval_accuracy_per_epoch"]
+        writer.writerow(names)
+        for r in records:
+            writer.writerow([getattr(r, name) for name in names])
+    (out / "table4.md").write_text(table4(records, args.methods))
+    (out / "table7.md").write_text(table7(records, args.methods))
+    (out / "table8.md").write_text(table8(matrix, records))
+    if records:
+        plot_curves(records, out / "fig4.png")
+    print((out / "table4.md").read_text())
+    print((out / "table7.md").read_text())
+    print((out / "table8.md").read_text())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data-root", default=os.environ.get("LWKD_DATA_DIR", str(REPO.parent / "shared" / "data")))
+    parser.add_argument("--output-dir", default="results")
+    parser.add_argument("--datasets", nargs="+", default=["thucnews", "toutiao"], choices=list(DATASET_FOLDERS))
+    parser.add_argument("--students", nargs="+", default=["textcnn", "dpcnn"])
+    parser.add_argument("--methods", nargs="+", default=METHODS, choices=METHODS)
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--kd-teacher", default="textrcnn", help="student architecture trained (sup) as the KD teacher")
+    parser.add_argument("--no-pretrained-embeddings", dest="pretrained_embeddings", action="store_false",
+                        help="build the vocabulary from train and start from random vectors")
+    parser.add_argument("--max-train-samples", type=int)
+    parser.add_argument("--max-eval-samples", type=int)
+    parser.add_argument("--jobs", type=int, default=1, help="runs at once (e.g. several on one GPU)")
+    parser.add_argument("--report-only", action="store_true", help="only rebuild the tables and the plot")
+    parser.add_argument("--extra", nargs=argparse.REMAINDER, default=[], help="more arguments for every run")
+    args = parser.parse_args()
+
+    matrix = Matrix(args)
+    matrix.out.mkdir(parents=True, exist_ok=True)
+    if not args.report_only:
+        if any(m.startswith("lwkd") and m != "lwkd-no-syn" for m in args.methods):
+            for dataset in args.datasets:
+                for seed in args.seeds:
+                    matrix.train_lightweight_teacher(dataset, seed)
+        matrix.execute(matrix.prerequisites(), "teachers")
+        matrix.execute(matrix.runs(), "runs")
+    report(matrix)
+
+
+if __name__ == "__main__":
+    main()
