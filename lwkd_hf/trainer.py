@@ -70,6 +70,7 @@ class LWKDTrainer(Trainer):
             validate_teacher_column(self.train_dataset, args.teacher_logits_column, self.num_labels)
         self.discriminator: Discriminator | None = None
         self.discriminator_optimizer: torch.optim.Optimizer | None = None
+        self._check_parallelism()
         if args.beta > 0:
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(args.seed)  # identical initial weights on every process
@@ -79,6 +80,15 @@ class LWKDTrainer(Trainer):
                 self.discriminator.parameters(), lr=args.discriminator_learning_rate
             )
             self.add_callback(_DiscriminatorStepCallback(self))
+
+    def _check_parallelism(self) -> None:
+        """Refuse engines that shard or wrap optimizers: the discriminator is a plain fp32 module outside them."""
+        engines = [name for name, on in (("DeepSpeed", self.is_deepspeed_enabled), ("FSDP", self.is_fsdp_enabled)) if on]
+        if engines and self.args.beta > 0:
+            raise ValueError(
+                f"LWKDTrainer with beta={self.args.beta} is not supported under {engines[0]}: its discriminator and "
+                "optimizer live outside the engine. Use DDP (accelerate launch --multi_gpu) or set beta=0."
+            )
 
     def _model_num_labels(self) -> int:
         num_labels = getattr(getattr(self.accelerator.unwrap_model(self.model), "config", None), "num_labels", None)

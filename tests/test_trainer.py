@@ -231,3 +231,14 @@ def test_bad_training_sets_fail_before_training(tmp_path):
 
         LWKDTrainer(model=tiny_bert(), args=TrainingArguments(output_dir=str(tmp_path)), train_dataset=toy_dataset())
     assert not os.path.exists(tmp_path / "checkpoint-1")
+
+
+@pytest.mark.parametrize("engine", ["is_deepspeed_enabled", "is_fsdp_enabled"])
+def test_deepspeed_and_fsdp_are_refused_with_a_discriminator(tmp_path, engine):
+    trainer = LWKDTrainer(model=tiny_bert(), args=make_args(tmp_path), train_dataset=toy_dataset())
+    setattr(trainer, engine, True)
+    name = "DeepSpeed" if "deepspeed" in engine else "FSDP"
+    with pytest.raises(ValueError, match=f"beta=0.1 is not supported under {name}"):
+        trainer._check_parallelism()
+    trainer.args.beta = 0.0
+    trainer._check_parallelism()  # vanilla KD (no discriminator) goes through the engine like any Trainer
