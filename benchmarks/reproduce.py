@@ -132,7 +132,10 @@ class Matrix:
             return
         k, per_class = TEACHERS[dataset]
         start = time.perf_counter()
-        teacher = train_teacher(k, per_class, mnist=self.data_root / "mnist", seed=seed, progress=False)
+        teacher = train_teacher(
+            k, self.args.teacher_per_class or per_class, mnist=self.data_root / "mnist",
+            epochs=self.args.teacher_epochs, seed=seed, progress=False,
+        )
         teacher.save(target)
         stage = {"wall_seconds": time.perf_counter() - start, "test_accuracy": teacher.config.test_accuracy}
         (target / "stage.json").write_text(json.dumps(stage))
@@ -149,7 +152,7 @@ class Matrix:
 
     def method_args(self, dataset: str, method: str, seed: int) -> list[str]:
         if method.startswith("lwkd") and method != "lwkd-no-syn":
-            return ["--teacher_dir", str(self.teacher_dir(dataset, seed))]
+            return ["--teacher_dir", str(self.teacher_dir(dataset, seed)), "--mnist_dir", str(self.data_root / "mnist")]
         if method in ("kd", "kd-shuffle"):
             return ["--kd_teacher_dir", str(self.kd_teacher_dir(dataset))]
         if method == "lwkd-no-syn":
@@ -380,6 +383,8 @@ def main() -> None:
     parser.add_argument("--kd-teacher", default="textrcnn", help="student architecture trained (sup) as the KD teacher")
     parser.add_argument("--no-pretrained-embeddings", dest="pretrained_embeddings", action="store_false",
                         help="build the vocabulary from train and start from random vectors")
+    parser.add_argument("--teacher-per-class", type=int, help="SynMNIST examples per class (default: Table 2's)")
+    parser.add_argument("--teacher-epochs", type=int, default=10)
     parser.add_argument("--max-train-samples", type=int)
     parser.add_argument("--max-eval-samples", type=int)
     parser.add_argument("--jobs", type=int, default=1, help="runs at once (e.g. several on one GPU)")

@@ -116,7 +116,7 @@ def add_teacher_logits(
         dataset: any ``datasets.Dataset`` with a ``label`` (or ``labels``) column of ints in 0..K-1.
         teacher: a trained :class:`~lwkd_hf.teacher.Teacher` with K classes.
         mnist: MNIST source (a folder of IDX files or a Hub id) for building the synthetic partners;
-            not needed when ``synthetic`` is given.
+            defaults to the source the teacher was trained from; not used when ``synthetic`` is given.
         synthetic: a SynMNIST ``Dataset`` to draw partners from. By default one is built from MNIST's
             train digits with exactly the target dataset's class counts, so the mapping never cycles.
         column, dtype: the new column's name and storage dtype (``float32`` or ``float16``).
@@ -145,8 +145,7 @@ def add_teacher_logits(
     check_labels(labels, num_classes, where=f"column '{label_column}'")
 
     if synthetic is None:
-        if mnist is None:
-            raise ValueError("add_teacher_logits needs `mnist` (an MNIST source) or a prebuilt `synthetic` dataset")
+        mnist = mnist if mnist is not None else teacher.config.mnist_source
         counts = [max(1, n) for n in class_counts(labels, num_classes)]
         syn_images, syn_labels = synmnist_arrays(num_classes, counts, mnist=mnist, split="train", seed=seed)
         synthetic_id = {"mnist": str(mnist), "counts": counts}
