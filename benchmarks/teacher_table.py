@@ -14,6 +14,8 @@ import sys
 import time
 from pathlib import Path
 
+import torch
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
@@ -35,13 +37,15 @@ def default_mnist_dir() -> Path:
     return Path(data) / "mnist" if data else REPO_ROOT.parent / "shared" / "data" / "mnist"
 
 
-def run_row(name: str, mnist, seed: int, progress: bool) -> dict:
+def run_row(name: str, mnist, seed: int, threads: int | None, progress: bool) -> dict:
     k, per_class, epochs, paper = ROWS[name]
     start = time.perf_counter()
     synmnist_arrays(k, per_class, mnist=mnist, seed=seed)  # timed on its own; train_teacher rebuilds it
     build_seconds = time.perf_counter() - start
     start = time.perf_counter()
-    teacher = train_teacher(k, per_class, mnist=mnist, epochs=epochs, seed=seed, progress=progress)
+    teacher = train_teacher(
+        k, per_class, mnist=mnist, epochs=epochs, seed=seed, progress=progress, num_threads=threads
+    )
     config = teacher.config
     return {
         "name": name,
@@ -56,6 +60,7 @@ def run_row(name: str, mnist, seed: int, progress: bool) -> dict:
         "total_seconds": time.perf_counter() - start,
         "learning_rate": config.learning_rate,
         "lr_schedule": config.lr_schedule,
+        "threads": threads or torch.get_num_threads(),
     }
 
 
@@ -100,6 +105,9 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--output", type=Path, help="write results here (.json, otherwise markdown)")
     parser.add_argument("--plot", type=Path, help="write a PNG bar chart of ours vs paper accuracy")
+    parser.add_argument(
+        "--threads", type=int, help="torch intra-op threads (default: torch's); 1 is far faster on a busy machine"
+    )
     parser.add_argument("--progress", action="store_true", help="show training progress bars")
     args = parser.parse_args(argv)
 
@@ -107,7 +115,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     mnist = load_mnist(args.mnist_dir, "train")
     results = []
     for name in args.rows:
-        results.append(run_row(name, mnist, args.seed, args.progress))
+        results.append(run_row(name, mnist, args.seed, args.threads, args.progress))
         print(json.dumps(results[-1]), file=sys.stderr, flush=True)
     table = markdown(results)
     print(table)

@@ -1,0 +1,185 @@
+import json
+import re
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file, save_file
+
+from lwkd_hf.synthesis import load_mnist
+from lwkd_hf.teacher import LeNet5, Teacher, TeacherConfig, train_teacher
+
+
+def lenet5_parameters(k):
+    """Table 9 by hand: conv 5x5x6, conv 5x5x16, conv 5x5x120, FC 84, FC K (weights + biases)."""
+    return (1 * 25 + 1) * 6 + (6 * 25 + 1) * 16 + (16 * 25 + 1) * 120 + (120 + 1) * 84 + (84 + 1) * k
+
+
+def make_config(**overrides):
+    values = dict(
+        num_classes=10, per_class=[3] * 10, seed=0, epochs=1, learning_rate=0.05, batch_size=128, momentum=0.9,
+        weight_decay=5e-4, lr_schedule="warmup-cosine", mnist_source="idx:/data/mnist", mnist_sha256="ab" * 32,
+        test_accuracy=0.5, test_examples=100, train_seconds=1.5,
+    )
+    return TeacherConfig(**{**values, **overrides})
+
+
+def random_teacher(k=10, seed=0):
+    torch.manual_seed(seed)
+    return Teacher(model=LeNet5(k), config=make_config(num_classes=k, per_class=[3] * k))
+
+
+@pytest.fixture(scope="module")
+def mnist(mnist_dir):
+    return load_mnist(mnist_dir, "train")
+
+
+# --- model ----------------------------------------------------------------------------------
+
+
+def test_parameter_count_matches_paper():
+    assert lenet5_parameters(10) == 61706
+    assert sum(p.numel() for p in LeNet5(10).parameters()) == 61706
+    assert sum(p.numel() for p in LeNet5(15).parameters()) == lenet5_parameters(15) == 62131
+    assert LeNet5(15).num_classes == 15
+
+
+def test_forward_shapes_and_layouts():
+    model = LeNet5(100).eval()
+    x = torch.rand(4, 1, 28, 28)
+    out = model(x)
+    assert out.shape == (4, 100) and out.dtype == torch.float32
+    assert torch.equal(model(x[:, 0]), out)
+
+
+def test_uint8_input_equals_float_input():
+    model = LeNet5(10).eval()
+    x = torch.randint(0, 256, (5, 28, 28), dtype=torch.uint8)
+    assert torch.equal(model(x), model(x.float() / 255.0))
+
+
+def test_normalisation_constants_are_not_saved():
+    assert set(LeNet5(10).state_dict()) == {
+        f"{layer}.{p}" for layer in ("conv1", "conv2", "conv3", "fc1", "fc2") for p in ("weight", "bias")
+    }
+
+
+# --- save / load ----------------------------------------------------------------------------
+
+
+def test_save_load_round_trip(tmp_path):
+    teacher = random_teacher(k=15)
+    teacher.save(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["config.json", "model.safetensors"]
+    assert json.loads((tmp_path / "config.json").read_text())["model_type"] == "lwkd-lenet5"
+    loaded = Teacher.load(tmp_path)
+    assert loaded.config == teacher.config
+    images = np.random.default_rng(0).integers(0, 256, (64, 28, 28), dtype=np.uint8)
+    logits = teacher.logits(images)
+    assert logits.shape == (64, 15) and logits.dtype == np.float32
+    assert np.array_equal(loaded.logits(images), logits)
+    np.testing.assert_allclose(teacher.logits(images, batch_size=7), logits, rtol=1e-5, atol=1e-6)
+
+
+def test_config_dict_round_trip():
+    config = make_config(test_accuracy=None)
+    assert TeacherConfig.from_dict(config.to_dict()) == config
+    assert config.to_dict()["format_version"] == 1
+
+
+def test_load_without_config(tmp_path):
+    with pytest.raises(FileNotFoundError, match=re.escape(str(tmp_path / "config.json"))):
+        Teacher.load(tmp_path)
+
+
+def test_load_other_model_type(tmp_path):
+    random_teacher().save(tmp_path)
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({**json.loads(config.read_text()), "model_type": "bert"}))
+    with pytest.raises(ValueError, match=re.escape(f"{config}: expected model_type 'lwkd-lenet5', got 'bert'")):
+        Teacher.load(tmp_path)
+
+
+def test_load_config_with_unknown_field(tmp_path):
+    random_teacher().save(tmp_path)
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({**json.loads(config.read_text()), "hidden_size": 3}))
+    with pytest.raises(ValueError, match=re.escape(f"{config}: config fields differ: missing [], unexpected ['hidden_size']")):
+        Teacher.load(tmp_path)
+
+
+def test_load_not_json(tmp_path):
+    (tmp_path / "config.json").write_text("{not json")
+    with pytest.raises(ValueError, match=re.escape(str(tmp_path / "config.json"))):
+        Teacher.load(tmp_path)
+
+
+def test_load_wrong_shapes(tmp_path):
+    random_teacher(k=10).save(tmp_path)
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({**json.loads(config.read_text()), "num_classes": 15}))
+    weights = tmp_path / "model.safetensors"
+    with pytest.raises(ValueError, match=re.escape(f"{weights}: expected tensors")) as err:
+        Teacher.load(tmp_path)
+    assert "'fc2.weight': (15, 84)" in str(err.value) and "'fc2.weight': (10, 84)" in str(err.value)
+
+
+def test_load_missing_tensor(tmp_path):
+    random_teacher().save(tmp_path)
+    weights = tmp_path / "model.safetensors"
+    state = load_file(str(weights))
+    del state["conv3.bias"]
+    save_file(state, str(weights))
+    with pytest.raises(ValueError, match=re.escape(f"{weights}: expected tensors")):
+        Teacher.load(tmp_path)
+
+
+def test_load_missing_weights(tmp_path):
+    random_teacher().save(tmp_path)
+    (tmp_path / "model.safetensors").unlink()
+    with pytest.raises(FileNotFoundError, match=re.escape(str(tmp_path / "model.safetensors"))):
+        Teacher.load(tmp_path)
+
+
+# --- training -------------------------------------------------------------------------------
+
+
+def test_short_training_is_sane_and_deterministic(mnist, tmp_path):
+    # one thread: two intra-op threads run ~25x slower when other processes share the 2 cores
+    kwargs = dict(mnist=mnist, epochs=2, batch_size=32, seed=3, progress=False, num_threads=1)
+    threads = torch.get_num_threads()
+    first = train_teacher(10, 200, output_dir=tmp_path, **kwargs)
+    second = train_teacher(10, 200, **kwargs)
+    assert torch.get_num_threads() == threads
+    config = first.config
+    assert config.test_examples == 10000  # K <= 10: all MNIST test digits
+    assert config.test_accuracy > 0.9  # 0.9396 measured
+    assert config.per_class == [200] * 10 and config.mnist_sha256 == mnist.sha256
+    assert config.mnist_source == mnist.source and config.train_seconds > 0
+    for name, tensor in first.model.state_dict().items():
+        assert torch.equal(tensor, second.model.state_dict()[name]), name
+    assert second.config.test_accuracy == config.test_accuracy
+    loaded = Teacher.load(tmp_path)
+    assert loaded.config == config
+    assert loaded.config.test_accuracy == pytest.approx(loaded.accuracy(*_mnist_test(mnist)))
+
+
+def _mnist_test(mnist):
+    test = load_mnist(mnist.source, "test")
+    return test.images, test.labels
+
+
+def test_training_on_synmnist_records_its_test_set(mnist):
+    teacher = train_teacher(15, list(range(20, 35)), mnist=mnist.source, epochs=1, progress=False, num_threads=1)
+    config = teacher.config
+    assert config.num_classes == 15 and config.per_class == list(range(20, 35))
+    assert config.test_examples == 15 * round(np.mean(range(20, 35)) / 6)
+    assert 0.0 <= config.test_accuracy <= 1.0
+    assert teacher.model.fc2.out_features == 15
+
+
+def test_training_rejects_test_digits_and_bad_schedule(mnist):
+    with pytest.raises(ValueError, match="must hold the train split"):
+        train_teacher(10, 5, mnist=load_mnist(mnist.source, "test"), epochs=1, progress=False)
+    with pytest.raises(ValueError, match="lr_schedule must be one of"):
+        train_teacher(10, 5, mnist=mnist, lr_schedule="step", progress=False)
