@@ -103,43 +103,37 @@ class Matrix:
         return args + self.args.extra
 
     def run(self, output_dir: Path, argv: list[str]) -> float | None:
-        """Run the example script into ``output_dir`` unless it already finished; returns wall seconds."""
-        if (output_dir / "all_results.json").is_file():
+        """Run the example script (or, for ``-m`` commands, that module) into ``output_dir`` unless it finished.
+
+        Returns the wall seconds, or None for a run found finished.
+        """
+        if finished(output_dir):
             return None
         if output_dir.exists():
             shutil.rmtree(output_dir)  # an interrupted run starts again
-        output_dir.mkdir(parents=True)
+        log_dir = output_dir.parent / f".{output_dir.name}.log"
+        output_dir.parent.mkdir(parents=True, exist_ok=True)
+        command = argv + ["--output", str(output_dir)] if argv[0] == "-m" else [str(SCRIPT), *argv, "--output_dir", str(output_dir)]
         start = time.perf_counter()
-        with open(output_dir / "run.log", "w") as log_file:
-            completed = subprocess.run(
-                [sys.executable, str(SCRIPT), *argv, "--output_dir", str(output_dir)],
-                stdout=log_file, stderr=subprocess.STDOUT, cwd=REPO,
-            )
+        with open(log_dir, "w") as log_file:
+            completed = subprocess.run([sys.executable, *command], stdout=log_file, stderr=subprocess.STDOUT, cwd=REPO)
         wall = time.perf_counter() - start
         if completed.returncode != 0:
-            raise RuntimeError(f"run failed ({completed.returncode}): see {output_dir / 'run.log'}")
+            raise RuntimeError(f"run failed ({completed.returncode}): see {log_dir}")
+        shutil.move(log_dir, output_dir / "run.log")
         (output_dir / "wall_seconds.json").write_text(json.dumps({"wall_seconds": wall}))
         return wall
 
     def teacher_dir(self, dataset: str, seed: int) -> Path:
         return self.out / "teachers" / f"{dataset}-seed{seed}"
 
-    def train_lightweight_teacher(self, dataset: str, seed: int) -> None:
-        from lwkd_hf import train_teacher
-
-        target = self.teacher_dir(dataset, seed)
-        if (target / "config.json").is_file():
-            return
+    def lightweight_teacher_job(self, dataset: str, seed: int) -> tuple[Path, list[str]]:
+        """``lwkd teacher`` with Table 2's settings for the dataset's K (timed like every run)."""
         k, per_class = TEACHERS[dataset]
-        start = time.perf_counter()
-        teacher = train_teacher(
-            k, self.args.teacher_per_class or per_class, mnist=self.data_root / "mnist",
-            epochs=self.args.teacher_epochs, seed=seed, progress=False,
-        )
-        teacher.save(target)
-        stage = {"wall_seconds": time.perf_counter() - start, "test_accuracy": teacher.config.test_accuracy}
-        (target / "stage.json").write_text(json.dumps(stage))
-        log(f"LW-KD teacher {dataset} seed {seed}: acc {teacher.config.test_accuracy:.4f} in {stage['wall_seconds']:.0f}s")
+        argv = ["--num-classes", str(k), "--per-class", str(self.args.teacher_per_class or per_class),
+                "--epochs", str(self.args.teacher_epochs), "--mnist-dir", str(self.data_root / "mnist"),
+                "--seed", str(seed), "--overwrite"]
+        return self.teacher_dir(dataset, seed), ["-m", "lwkd_hf.cli", "teacher", *argv]
 
     def kd_teacher_dir(self, dataset: str) -> Path:
         return self.out / "kd_teachers" / dataset
@@ -160,9 +154,11 @@ class Matrix:
         return []
 
     def prerequisites(self) -> list[tuple[Path, list[str]]]:
-        """The KD teacher and the w/o-SYN lightweight teacher of each dataset (seed 0, supervised)."""
+        """LW-KD teachers per dataset and seed; the KD and w/o-SYN teachers of each dataset (seed 0, supervised)."""
         jobs = []
         for dataset in self.args.datasets:
+            if any(m.startswith("lwkd") and m != "lwkd-no-syn" for m in self.args.methods):
+                jobs += [self.lightweight_teacher_job(dataset, seed) for seed in self.args.seeds]
             if {"kd", "kd-shuffle"} & set(self.args.methods):
                 jobs.append((self.kd_teacher_dir(dataset),
                              self.common_args(dataset, 0) + ["--model", self.args.kd_teacher, "--method", "sup"]))
@@ -171,15 +167,22 @@ class Matrix:
                 jobs.append((self.light_teacher_dir(dataset), light + ["--method", "sup"] + LIGHT_TEACHER))
         return jobs
 
+    def pairs(self) -> list[tuple[str, str]]:
+        """(dataset, student) pairs in run order: ``--pairs``, else datasets x students."""
+        if self.args.pairs:
+            return [tuple(pair.split(":")) for pair in self.args.pairs]
+        return [(d, s) for d in self.args.datasets for s in self.args.students]
+
     def runs(self) -> list[tuple[Path, list[str]]]:
+        """Seed-major within each pair, so a matrix cut short still has every method on the first seeds."""
         return [
             (self.run_dir(d, s, m, seed),
              self.common_args(d, seed) + ["--model", s, "--method", m] + self.method_args(d, m, seed))
-            for d in self.args.datasets for s in self.args.students for m in self.args.methods for seed in self.args.seeds
+            for d, s in self.pairs() for seed in self.args.seeds for m in self.args.methods
         ]
 
     def execute(self, jobs: list[tuple[Path, list[str]]], what: str) -> None:
-        pending = [job for job in jobs if not (job[0] / "all_results.json").is_file()]
+        pending = [job for job in jobs if not finished(job[0])]
         log(f"{what}: {len(jobs) - len(pending)} done, {len(pending)} to run with {self.args.jobs} at once")
         try:
             from tqdm.auto import tqdm
@@ -193,6 +196,11 @@ class Matrix:
                 log(f"finished {directory.relative_to(self.out)} in {wall:.0f}s")
         if progress:
             progress.close()
+
+
+def finished(output_dir: Path) -> bool:
+    """A run left its metrics, a teacher its config, and both their wall time."""
+    return (output_dir / "wall_seconds.json").is_file()
 
 
 def without_option(argv: list[str], option: str) -> list[str]:
@@ -302,7 +310,8 @@ def table8(matrix: Matrix, records: list[Record]) -> str:
               "| dataset | LW-KD teacher stage (s) | KD teacher training (s) | ratio | sup run (s, mean) | "
               "LW-KD total (s, mean: teacher + run) |", "|---|---|---|---|---|---|"]
     for dataset in matrix.args.datasets:
-        stages = [json.loads(p.read_text())["wall_seconds"] for p in (matrix.out / "teachers").glob(f"{dataset}-seed*/stage.json")]
+        stages = [json.loads(p.read_text())["wall_seconds"]
+                  for p in (matrix.out / "teachers").glob(f"{dataset}-seed*/wall_seconds.json")]
         kd_wall = matrix.kd_teacher_dir(dataset) / "wall_seconds.json"
         kd = json.loads(kd_wall.read_text())["wall_seconds"] if kd_wall.is_file() else float("nan")
         stage = statistics.mean(stages) if stages else float("nan")
@@ -348,10 +357,10 @@ def plot_curves(records: list[Record], path: Path) -> None:
 
 def report(matrix: Matrix) -> None:
     args = matrix.args
-    records = [
-        rec for d in args.datasets for s in args.students for m in args.methods for seed in args.seeds
-        if (rec := read_record(matrix.run_dir(d, s, m, seed), d, s, m, seed)) is not None
-    ]
+    records = []
+    for results in sorted((matrix.out / "runs").glob("*/*/*/seed*/all_results.json")):
+        dataset, student, method, seed = results.parent.relative_to(matrix.out / "runs").parts
+        records.append(read_record(results.parent, dataset, student, method, int(seed.removeprefix("seed"))))
     out = matrix.out
     (out / "results.json").write_text(json.dumps([asdict(r) for r in records], indent=1))
     with open(out / "results.csv", "w", newline="") as f:
@@ -376,6 +385,8 @@ def main() -> None:
     parser.add_argument("--output-dir", default="results")
     parser.add_argument("--datasets", nargs="+", default=["thucnews", "toutiao"], choices=list(DATASET_FOLDERS))
     parser.add_argument("--students", nargs="+", default=["textcnn", "dpcnn"])
+    parser.add_argument("--pairs", nargs="+", metavar="DATASET:STUDENT",
+                        help="run these pairs in this order instead of datasets x students")
     parser.add_argument("--methods", nargs="+", default=METHODS, choices=METHODS)
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--epochs", type=int, default=5)
@@ -392,13 +403,16 @@ def main() -> None:
     parser.add_argument("--extra", nargs=argparse.REMAINDER, default=[], help="more arguments for every run")
     args = parser.parse_args()
 
+    if args.pairs:
+        for pair in args.pairs:
+            dataset, _, student = pair.partition(":")
+            if dataset not in DATASET_FOLDERS or not student:
+                parser.error(f"--pairs takes DATASET:STUDENT with DATASET in {list(DATASET_FOLDERS)}, got {pair!r}")
+        args.datasets = list(dict.fromkeys(pair.split(":")[0] for pair in args.pairs))
+        args.students = list(dict.fromkeys(pair.split(":")[1] for pair in args.pairs))
     matrix = Matrix(args)
     matrix.out.mkdir(parents=True, exist_ok=True)
     if not args.report_only:
-        if any(m.startswith("lwkd") and m != "lwkd-no-syn" for m in args.methods):
-            for dataset in args.datasets:
-                for seed in args.seeds:
-                    matrix.train_lightweight_teacher(dataset, seed)
         matrix.execute(matrix.prerequisites(), "teachers")
         matrix.execute(matrix.runs(), "runs")
     report(matrix)

@@ -216,6 +216,7 @@ def add_soft_targets(method_args, training_args, train: datasets.Dataset, k: int
         if not method_args.kd_teacher_dir:
             raise ValueError(f"--method {method} needs --kd_teacher_dir (a trained classifier, e.g. a run's output_dir)")
         teacher_model = AutoModelForSequenceClassification.from_pretrained(method_args.kd_teacher_dir)
+        teacher_model.to(training_args.device)
         teacher_tokenizer = AutoTokenizer.from_pretrained(method_args.kd_teacher_dir)
         train = add_model_logits(train, teacher_model, teacher_tokenizer, column=column)
         if method == "kd-shuffle":
