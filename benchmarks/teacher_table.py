@@ -91,7 +91,7 @@ def plot(results: list[dict], path: Path) -> None:
     ax.set_xticks(x, [f"{r['name']}\nK={r['num_classes']}" for r in results])
     ax.set_ylabel("test accuracy %")
     ax.set_ylim(min(min(r["accuracy"], r["paper_accuracy"]) for r in results) - 5, 100)
-    ax.legend(loc="lower left")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2, frameon=False)
     fig.tight_layout()
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=120)

@@ -46,8 +46,7 @@ class LeNet5(nn.Module):
         self.fc2 = nn.Linear(84, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.dtype == torch.uint8:
-            x = x.float() / 255.0
+        x = x.float() / 255.0 if x.dtype == torch.uint8 else x.to(self.conv1.weight.dtype)
         if x.dim() == 3:
             x = x.unsqueeze(1)
         x = (x - MNIST_MEAN) / MNIST_STD
@@ -121,6 +120,7 @@ class Teacher:
     @classmethod
     def load(cls, path: str | os.PathLike) -> "Teacher":
         """Load a folder written by :meth:`save`, checking config and weight names/shapes (no pickle)."""
+        from safetensors import SafetensorError
         from safetensors.torch import load_file
 
         path = Path(path)
@@ -138,7 +138,10 @@ class Teacher:
             raise FileNotFoundError(f"LW-KD teacher weights not found: {weights_path}")
         model = LeNet5(config.num_classes)
         expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
-        state = load_file(str(weights_path))
+        try:
+            state = load_file(str(weights_path))
+        except SafetensorError as err:
+            raise ValueError(f"{weights_path}: expected a safetensors file, got unreadable content ({err})") from err
         got = {k: tuple(v.shape) for k, v in state.items()}
         if got != expected:
             raise ValueError(f"{weights_path}: expected tensors {expected}, got {got}")

@@ -39,9 +39,8 @@ def fake():
     return MNISTDigits(images=images, labels=np.arange(10, dtype=np.int64), source="fake", sha256="")
 
 
-def write_idx(path, magic, dims, payload: bytes, gz=False):
-    data = np.array([magic, *dims], dtype=">u4").tobytes() + payload
-    path.write_bytes(gzip.compress(data) if gz else data)
+def write_idx(path, magic, dims, payload: bytes):
+    path.write_bytes(np.array([magic, *dims], dtype=">u4").tobytes() + payload)
     return path
 
 
@@ -77,6 +76,7 @@ def test_sha256_is_over_decompressed_images_then_labels(mnist_dir, train):
     for name in ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"):
         digest.update(gzip.decompress((mnist_dir / name).read_bytes()))
     assert train.sha256 == digest.hexdigest()
+    assert train.sha256 == "c5097fdd51cfdbe7695fd9df3612695696864b5c424f58d843ffdc5d335e9914"
 
 
 def test_load_is_cached_and_source_round_trips(mnist_dir, train):

@@ -56,6 +56,7 @@ def test_uint8_input_equals_float_input():
     model = LeNet5(10).eval()
     x = torch.randint(0, 256, (5, 28, 28), dtype=torch.uint8)
     assert torch.equal(model(x), model(x.float() / 255.0))
+    assert torch.allclose(model(x.double() / 255.0), model(x), atol=1e-6)
 
 
 def test_normalisation_constants_are_not_saved():
@@ -131,6 +132,14 @@ def test_load_missing_tensor(tmp_path):
     del state["conv3.bias"]
     save_file(state, str(weights))
     with pytest.raises(ValueError, match=re.escape(f"{weights}: expected tensors")):
+        Teacher.load(tmp_path)
+
+
+def test_load_weights_that_are_not_safetensors(tmp_path):
+    random_teacher().save(tmp_path)
+    weights = tmp_path / "model.safetensors"
+    weights.write_bytes(b"\x80\x04pickle")
+    with pytest.raises(ValueError, match=re.escape(f"{weights}: expected a safetensors file")):
         Teacher.load(tmp_path)
 
 
