@@ -306,20 +306,22 @@ def table8(matrix: Matrix, records: list[Record]) -> str:
         role = " (KD teacher)" if name == matrix.args.kd_teacher else ""
         lines.append(f"| {name}{role} | {count_parameters(model):,} | {flops_per_instance(model, seq_len):,} |")
     lines += ["", "Students with the 200-d Tencent vectors over the 4,762-character vocabulary, 10 labels, 32 tokens; "
-              "FLOPs = 2 x multiply-adds.", "", "Measured wall time on this machine:", "",
-              "| dataset | LW-KD teacher stage (s) | KD teacher training (s) | ratio | sup run (s, mean) | "
-              "LW-KD total (s, mean: teacher + run) |", "|---|---|---|---|---|---|"]
-    for dataset in matrix.args.datasets:
+              "FLOPs = 2 x multiply-adds.", "",
+              "Measured wall time where the runs ran (each run's wall_seconds.json: process start to exit, "
+              "teachers by `lwkd teacher` on the CPU, students and the KD teacher on the accelerator if any):", "",
+              "| dataset | student | LW-KD teacher stage (s) | KD teacher training (s) | stage / KD | sup run (s) | "
+              "LW-KD run (s) | LW-KD total / sup |", "|---|---|---|---|---|---|---|---|"]
+    for dataset, student in matrix.pairs():
         stages = [json.loads(p.read_text())["wall_seconds"]
                   for p in (matrix.out / "teachers").glob(f"{dataset}-seed*/wall_seconds.json")]
         kd_wall = matrix.kd_teacher_dir(dataset) / "wall_seconds.json"
         kd = json.loads(kd_wall.read_text())["wall_seconds"] if kd_wall.is_file() else float("nan")
         stage = statistics.mean(stages) if stages else float("nan")
-        sup = [r.wall_seconds for r in records if r.dataset == dataset and r.method == "sup"]
-        lwkd = [r.wall_seconds for r in records if r.dataset == dataset and r.method == "lwkd"]
-        sup_mean = statistics.mean(sup) if sup else float("nan")
-        lwkd_total = stage + statistics.mean(lwkd) if lwkd else float("nan")
-        lines.append(f"| {dataset} | {stage:.0f} | {kd:.0f} | {stage / kd:.2f} | {sup_mean:.0f} | {lwkd_total:.0f} |")
+        walls = {m: [r.wall_seconds for r in records if (r.dataset, r.student, r.method) == (dataset, student, m)]
+                 for m in ("sup", "lwkd")}
+        sup, lwkd = (statistics.mean(w) if w else float("nan") for w in (walls["sup"], walls["lwkd"]))
+        lines.append(f"| {dataset} | {student} | {stage:.0f} | {kd:.0f} | {stage / kd:.2f} | {sup:.0f} | {lwkd:.0f} | "
+                     f"{(stage + lwkd) / sup:.2f} |")
     return "\n".join(lines) + "\n"
 
 
