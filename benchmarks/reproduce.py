@@ -91,7 +91,7 @@ class Matrix:
             "--dataset", dataset, "--data_dir", str(self.data_root / DATASET_FOLDERS[dataset]),
             "--seed", str(seed), "--num_train_epochs", str(self.args.epochs), "--report_to", "none",
             "--disable_tqdm", "true", "--logging_steps", "100", "--save_total_limit", "1",
-            "--per_device_train_batch_size", str(self.args.batch_size),
+            "--per_device_train_batch_size", str(self.args.batch_size), "--lr_scheduler_type", self.args.lr_scheduler,
         ]
         if self.args.pretrained_embeddings:
             args += ["--vocab_file", str(thucnews / "vocab.json"), "--embeddings_file", str(thucnews / "embedding_Tencent.npz")]
@@ -393,6 +393,7 @@ def main() -> None:
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--lr-scheduler", default="constant", help="student learning-rate schedule (recorded runs: constant)")
     parser.add_argument("--kd-teacher", default="textrcnn", help="student architecture trained (sup) as the KD teacher")
     parser.add_argument("--no-pretrained-embeddings", dest="pretrained_embeddings", action="store_false",
                         help="build the vocabulary from train and start from random vectors")

@@ -191,7 +191,6 @@ def add_teacher_logits(
         batched=True,
         batch_size=batch_size,
         with_indices=True,
-        input_columns=None,
         features=features,
         new_fingerprint=fingerprint,
         load_from_cache_file=load_from_cache_file,
