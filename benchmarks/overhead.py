@@ -11,7 +11,6 @@ their ratio (target: LW-KD with beta=0.1 <= 1.05x plain Trainer on CPU).
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import tempfile
 import time
@@ -22,6 +21,7 @@ import torch
 from transformers import Trainer, TrainerCallback, TrainingArguments
 
 from lwkd_hf import LWKDConfig, LWKDTrainer
+from lwkd_hf.atomic import atomic_write_json
 from lwkd_hf.text_models import build_student, count_parameters
 
 VOCAB, SEQ_LEN, NUM_LABELS = 4762, 32, 10
@@ -103,8 +103,7 @@ def main() -> None:
                         ("lwkd", "LWKDTrainer beta=0.1 (LW-KD)")]:
         print(f"| {label} | {medians[kind] * 1000:.1f} | {medians[kind] / medians['trainer']:.3f} |")
     if args.output:
-        with open(args.output, "w") as f:
-            json.dump(result, f, indent=2)
+        atomic_write_json(args.output, result)
 
 
 if __name__ == "__main__":

@@ -32,6 +32,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from lwkd_hf.atomic import atomic_path, atomic_write_json, atomic_write_text  # noqa: E402
+
 SCRIPT = REPO / "examples" / "run_text_classification.py"
 DATASET_FOLDERS = {"thucnews": "thucnews", "toutiao": "toutiao"}
 METHODS = ["sup", "lsr", "tfkd", "tfkd-legacy", "kd", "kd-shuffle", "lwkd", "lwkd-no-adv", "lwkd-no-kl", "lwkd-no-syn"]
@@ -121,7 +125,7 @@ class Matrix:
         if completed.returncode != 0:
             raise RuntimeError(f"run failed ({completed.returncode}): see {log_dir}")
         shutil.move(log_dir, output_dir / "run.log")
-        (output_dir / "wall_seconds.json").write_text(json.dumps({"wall_seconds": wall}))
+        atomic_write_json(output_dir / "wall_seconds.json", {"wall_seconds": wall})  # the "finished" marker
         return wall
 
     def teacher_dir(self, dataset: str, seed: int) -> Path:
@@ -354,7 +358,8 @@ def plot_curves(records: list[Record], path: Path) -> None:
         ax.grid(alpha=0.3)
     axes[0][-1].legend(fontsize=7, loc="lower right")
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=120, format="png")
 
 
 def report(matrix: Matrix) -> None:
@@ -364,16 +369,16 @@ def report(matrix: Matrix) -> None:
         dataset, student, method, seed = results.parent.relative_to(matrix.out / "runs").parts
         records.append(read_record(results.parent, dataset, student, method, int(seed.removeprefix("seed"))))
     out = matrix.out
-    (out / "results.json").write_text(json.dumps([asdict(r) for r in records], indent=1))
-    with open(out / "results.csv", "w", newline="") as f:
+    atomic_write_json(out / "results.json", [asdict(r) for r in records])
+    with atomic_path(out / "results.csv") as tmp, open(tmp, "w", newline="") as f:
         writer = csv.writer(f)
         names = [name for name in Record.__dataclass_fields__ if name != "eval_accuracy_per_epoch"]
         writer.writerow(names)
         for r in records:
             writer.writerow([getattr(r, name) for name in names])
-    (out / "table4.md").write_text(table4(records, args.methods))
-    (out / "table7.md").write_text(table7(records, args.methods))
-    (out / "table8.md").write_text(table8(matrix, records))
+    atomic_write_text(out / "table4.md", table4(records, args.methods))
+    atomic_write_text(out / "table7.md", table7(records, args.methods))
+    atomic_write_text(out / "table8.md", table8(matrix, records))
     if records:
         plot_curves(records, out / "fig4.png")
     print((out / "table4.md").read_text())

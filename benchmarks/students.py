@@ -19,6 +19,10 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from lwkd_hf.atomic import atomic_write_json  # noqa: E402
+
 SCRIPT = REPO / "examples" / "run_text_classification.py"
 STUDENTS = ["textcnn", "textrcnn", "dpcnn", "fasttext", "bert"]
 
@@ -60,7 +64,7 @@ def main() -> None:
                 start = time.perf_counter()
                 with open(run_dir / "run.log", "w") as log:
                     subprocess.run(argv, stdout=log, stderr=subprocess.STDOUT, cwd=REPO, check=True)
-                timing.write_text(json.dumps({"wall_seconds": time.perf_counter() - start}))
+                atomic_write_json(timing, {"wall_seconds": time.perf_counter() - start})
             metrics = json.loads((run_dir / "all_results.json").read_text())
             from transformers import AutoConfig, AutoModelForSequenceClassification
 
@@ -78,7 +82,7 @@ def main() -> None:
                 "command": " ".join(["python", *[str(Path(a).relative_to(REPO)) if a.startswith(str(REPO)) else a
                                                  for a in argv[1:]]]),
             })
-    (out / "students.json").write_text(json.dumps(rows, indent=1))
+    atomic_write_json(out / "students.json", rows)
     print("| student | #params | method | epochs | test accuracy % | training (s) | whole run (s) |")
     print("|---|---|---|---|---|---|---|")
     for r in rows:

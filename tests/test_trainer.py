@@ -10,7 +10,6 @@ from torch import nn
 from transformers import PretrainedConfig, PreTrainedModel
 from transformers.modeling_outputs import SequenceClassifierOutput
 
-from lwkd_hf.config import LWKDConfig
 from lwkd_hf.metrics import compute_metrics
 from lwkd_hf.trainer import DISCRIMINATOR_OPTIMIZER_NAME, DISCRIMINATOR_WEIGHTS_NAME, LWKDTrainer
 
