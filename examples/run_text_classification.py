@@ -32,7 +32,7 @@ from lwkd_hf.tokenization import ChineseTextTokenizer, load_pretrained_embedding
 
 logger = logging.getLogger(__name__)
 
-# method -> (needs a column, overrides of the loss settings)
+# method -> the loss settings it overrides
 METHODS = {
     "sup": {"alpha": 0.0, "beta": 0.0},
     "lsr": {"alpha": 0.0, "beta": 0.0},
@@ -190,16 +190,21 @@ def build_model(model_args: ModelArguments, tokenizer, labels: list[str]):
     )
 
 
-def lightweight_teacher(method_args: MethodArguments, training_args: ExampleConfig, train: datasets.Dataset, k: int):
+def lightweight_teacher(method_args: MethodArguments, training_args: ExampleConfig, k: int):
     """Load ``--teacher_dir`` or train LeNet5 on SynMNIST-K into OUT/teacher (main process first)."""
     if method_args.teacher_dir:
         return Teacher.load(method_args.teacher_dir)
     if not method_args.mnist_dir:
         raise ValueError(f"--method {method_args.method} needs --mnist_dir (or a saved --teacher_dir)")
     teacher_dir = Path(training_args.output_dir) / "teacher"
-    if (teacher_dir / "config.json").is_file():
-        return Teacher.load(teacher_dir)
     per_class = method_args.teacher_per_class or PAPER_TEACHER_PER_CLASS.get(k, max(600, 60000 // k))
+    if (teacher_dir / "config.json").is_file():  # a rerun into the same folder reuses its teacher if it matches
+        teacher = Teacher.load(teacher_dir)
+        config = teacher.config
+        if (config.num_classes, config.per_class, config.seed, config.epochs) == (
+            k, [per_class] * k, training_args.seed, method_args.teacher_epochs
+        ):
+            return teacher
     return train_teacher(
         k, per_class, mnist=method_args.mnist_dir, epochs=method_args.teacher_epochs, seed=training_args.seed,
         output_dir=teacher_dir if training_args.should_save else None,
@@ -221,12 +226,14 @@ def add_soft_targets(method_args, training_args, train: datasets.Dataset, k: int
         teacher_model = AutoModelForSequenceClassification.from_pretrained(method_args.kd_teacher_dir)
         teacher_model.to(training_args.device)
         teacher_tokenizer = AutoTokenizer.from_pretrained(method_args.kd_teacher_dir)
-        train = add_model_logits(train, teacher_model, teacher_tokenizer, column=column)
+        train = add_model_logits(
+            train, teacher_model, teacher_tokenizer, column=column, max_length=teacher_tokenizer.model_max_length
+        )
         if method == "kd-shuffle":
             return shuffle_teacher_logits(train, column=column, seed=training_args.seed)
         # lwkd-no-syn: LW-KD's shift and loss, but the teacher learnt the target data, not SynMNIST
         return shift_teacher_column(train, column) if method == "lwkd-no-syn" else train
-    teacher = lightweight_teacher(method_args, training_args, train, k)
+    teacher = lightweight_teacher(method_args, training_args, k)
     return add_teacher_logits(train, teacher, mnist=method_args.mnist_dir, column=column, seed=training_args.seed)
 
 

@@ -69,15 +69,20 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    old = None
     try:
         yield tmp
-        old = None
+        os.chmod(tmp, 0o777 & ~_current_umask())  # mkdtemp creates 0700; give it a normal folder's mode
         if path.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".old", dir=path.parent))
             os.replace(path, old / path.name)
         os.replace(tmp, path)
-        if old is not None:
-            shutil.rmtree(old)
+    except BaseException:
+        if old is not None and not path.exists():
+            os.replace(old / path.name, path)  # put the previous folder back
+        raise
     finally:
         if tmp.exists():
             shutil.rmtree(tmp)
+        if old is not None:
+            shutil.rmtree(old)

@@ -91,7 +91,10 @@ def add_model_logits(
     max_length: int | None = None,
     batch_size: int = 256,
 ) -> "datasets.Dataset":
-    """Add a trained classifier's logits, unshifted (the ``kd`` column); raw text is tokenised with its tokenizer."""
+    """Add a trained classifier's logits, unshifted (the ``kd`` column); raw text is tokenised with its tokenizer.
+
+    Pass the ``max_length`` the teacher was trained with: rows are then padded to it, as in training.
+    """
     import torch
 
     num_labels = model.config.num_labels
@@ -101,8 +104,10 @@ def add_model_logits(
     device = next(model.parameters()).device
 
     def compute(batch):
+        # pad as in training: CNN/RNN students read the padding, so the length changes their logits
+        padding = "max_length" if max_length else True
         encoded = tokenizer(
-            batch[text_column], padding=True, truncation=True, max_length=max_length, return_tensors="pt"
+            batch[text_column], padding=padding, truncation=True, max_length=max_length, return_tensors="pt"
         )
         names = set(tokenizer.model_input_names) & set(encoded)
         with torch.no_grad():

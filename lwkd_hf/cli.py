@@ -98,7 +98,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     targets = commands.add_parser("targets", help="add the shifted teacher logits column to a dataset")
     targets.add_argument("--teacher", type=Path, required=True, help="folder written by `lwkd teacher`")
-    targets.add_argument("--mnist-dir", required=True, help="MNIST source for the synthetic partners")
+    targets.add_argument(
+        "--mnist-dir", help="MNIST source for the synthetic partners (default: the one the teacher was trained on)"
+    )
     targets.add_argument(
         "--input", type=Path, nargs="+", required=True,
         help="a save_to_disk folder, or CSV/TSV/JSON files with an integer `label` column",

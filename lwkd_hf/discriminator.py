@@ -11,7 +11,7 @@ from torch import nn
 class Discriminator(nn.Module):
     """A small MLP that scores a tau-softened K-dim distribution: a logit, positive for "teacher".
 
-    With the default two hidden layers of 64 it has ``65*K + 64 + 4160 + 65`` parameters: 4,929 at K=10.
+    With the default two hidden layers of 64 it has ``64*K + 64 + 4160 + 65`` parameters: 4,929 at K=10.
     """
 
     def __init__(self, num_classes: int, hidden_sizes: Sequence[int] = (64, 64)):

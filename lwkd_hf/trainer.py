@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 from collections import defaultdict
 
+import datasets
 import torch
 from torch.func import functional_call
 from transformers import Trainer, TrainerCallback
@@ -43,7 +44,10 @@ class _DiscriminatorStepCallback(TrainerCallback):
         self.trainer = trainer
 
     def on_optimizer_step(self, args, state, control, **kwargs):
-        self.trainer.step_discriminator()
+        if self.trainer.accelerator.optimizer_step_was_skipped:  # fp16 overflow: the student did not move either
+            self.trainer.discriminator_optimizer.zero_grad(set_to_none=True)
+        else:
+            self.trainer.step_discriminator()
 
 
 class LWKDTrainer(Trainer):
@@ -66,7 +70,7 @@ class LWKDTrainer(Trainer):
         self.loss_is_scaled_for_ga = False
         self.num_labels = self._model_num_labels()
         self._metrics: dict[str, list[torch.Tensor]] = defaultdict(list)
-        if args.uses_teacher and self.train_dataset is not None and hasattr(self.train_dataset, "column_names"):
+        if args.uses_teacher and isinstance(self.train_dataset, datasets.Dataset):  # streamed data is checked per batch
             validate_teacher_column(self.train_dataset, args.teacher_logits_column, self.num_labels)
         self.discriminator: Discriminator | None = None
         self.discriminator_optimizer: torch.optim.Optimizer | None = None
@@ -209,8 +213,9 @@ class LWKDTrainer(Trainer):
             return
         from safetensors.torch import load_file
 
+        optimizer_state = os.path.join(checkpoint, DISCRIMINATOR_OPTIMIZER_NAME)
+        if not os.path.isfile(optimizer_state):
+            raise FileNotFoundError(f"{optimizer_state} not found beside {weights}: the checkpoint is incomplete")
         self.discriminator.load_state_dict(load_file(weights, device=str(self.args.device)))
-        state = torch.load(
-            os.path.join(checkpoint, DISCRIMINATOR_OPTIMIZER_NAME), map_location=self.args.device, weights_only=True
-        )
+        state = torch.load(optimizer_state, map_location=self.args.device, weights_only=True)
         self.discriminator_optimizer.load_state_dict(state)

@@ -98,3 +98,27 @@ def test_two_processes_match_one(tmp_path):
     assert sorted(p.name for p in (tmp_path / "two").iterdir()) == [
         "checkpoint-6", "rank0.safetensors", "rank1.safetensors", "result.json"
     ]
+
+
+def test_atomic_dir_replaces_whole_folder_or_nothing(tmp_path):
+    from lwkd_hf.atomic import atomic_dir
+
+    target = tmp_path / "out"
+    target.mkdir()
+    (target / "old.txt").write_text("old")
+    with pytest.raises(RuntimeError):
+        with atomic_dir(target) as tmp:
+            (tmp / "half.txt").write_text("half")
+            raise RuntimeError("interrupted")
+    assert sorted(p.name for p in target.iterdir()) == ["old.txt"]
+    with atomic_dir(target) as tmp:
+        (tmp / "new.txt").write_text("new")
+    assert sorted(p.name for p in target.iterdir()) == ["new.txt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # no temporary folders left
+    assert target.stat().st_mode & 0o777 == 0o777 & ~_umask()
+
+
+def _umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

@@ -161,6 +161,9 @@ def test_checkpoint_round_trip_of_discriminator_and_optimizer(tmp_path):
     second.load_discriminator(str(checkpoint))
     for name, value in first.discriminator.state_dict().items():
         torch.testing.assert_close(second.discriminator.state_dict()[name], value, rtol=0, atol=0)
+    (checkpoint / DISCRIMINATOR_OPTIMIZER_NAME).unlink()
+    with pytest.raises(FileNotFoundError, match="discriminator_optimizer.pt not found"):
+        second.load_discriminator(str(checkpoint))
     a, b = first.discriminator_optimizer.state_dict(), second.discriminator_optimizer.state_dict()
     assert a["param_groups"] == b["param_groups"]
     for key, state in a["state"].items():
