@@ -125,8 +125,6 @@ def add_teacher_logits(
     The column is computed with ``Dataset.map(batched=True)`` under a fingerprint of the inputs, so a
     dataset with cache files reuses the result of an identical earlier call.
     """
-    import torch
-
     from .synthesis import synmnist_arrays
 
     num_classes = teacher.config.num_classes
@@ -155,9 +153,8 @@ def add_teacher_logits(
         synthetic_id = {"fingerprint": synthetic._fingerprint}
     mapping = map_to_synthetic(labels, syn_labels, seed=seed)
 
-    model = teacher.model.eval()
     teacher_digest = hashlib.sha256(
-        b"".join(t.detach().cpu().numpy().tobytes() for t in model.state_dict().values())
+        b"".join(t.detach().cpu().numpy().tobytes() for t in teacher.model.state_dict().values())
     ).hexdigest()
     fingerprint = hashlib.sha256(
         json.dumps(
@@ -176,9 +173,7 @@ def add_teacher_logits(
     ).hexdigest()[:32]
 
     def compute(batch, indices):
-        images = torch.from_numpy(syn_images[mapping[indices]])
-        with torch.no_grad():
-            logits = model(images).float().numpy()
+        logits = teacher.logits(syn_images[mapping[indices]])
         batch_labels = np.asarray(batch[label_column], dtype=np.int64)
         if shift:
             logits = shift_to_label(logits, batch_labels)
