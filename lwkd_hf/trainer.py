@@ -70,7 +70,7 @@ class LWKDTrainer(Trainer):
         self.loss_is_scaled_for_ga = False
         self.num_labels = self._model_num_labels()
         self._metrics: dict[str, list[torch.Tensor]] = defaultdict(list)
-        if args.uses_teacher and isinstance(self.train_dataset, datasets.Dataset):  # streamed data is checked per batch
+        if args.uses_teacher and isinstance(self.train_dataset, datasets.Dataset):  # iterable datasets are not pre-scanned
             validate_teacher_column(self.train_dataset, args.teacher_logits_column, self.num_labels)
         self.discriminator: Discriminator | None = None
         self.discriminator_optimizer: torch.optim.Optimizer | None = None
