@@ -35,14 +35,15 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from lwkd_hf.atomic import atomic_path, atomic_write_json, atomic_write_text  # noqa: E402
+from lwkd_hf.teacher import PAPER_PER_CLASS  # noqa: E402
 
 SCRIPT = REPO / "examples" / "run_text_classification.py"
 DATASET_FOLDERS = {"thucnews": "thucnews", "toutiao": "toutiao"}
 METHODS = ["sup", "lsr", "tfkd", "tfkd-legacy", "kd", "kd-shuffle", "lwkd", "lwkd-no-adv", "lwkd-no-kl", "lwkd-no-syn"]
 BASELINES = ["sup", "lsr", "tfkd", "tfkd-legacy", "kd", "kd-shuffle"]
 ABLATIONS = ["lwkd-no-adv", "lwkd-no-kl", "lwkd-no-syn"]
-# Table 2's teachers: T1 (MNIST, 10 x 6000) for THUCNews, T2 (SynMNIST-15, 15 x 5000) for ToutiaoNews
-TEACHERS = {"thucnews": (10, 6000), "toutiao": (15, 5000)}
+# K of each dataset; its Table 2 teacher: T1 (MNIST, 10 x 6000) for THUCNews, T2 (SynMNIST-15, 15 x 5000) for Toutiao
+NUM_CLASSES = {"thucnews": 10, "toutiao": 15}
 # a LeNet5-sized text classifier (~60K parameters) trained on the target data: the "w/o SYN" teacher
 LIGHT_TEACHER = ["--model", "fasttext", "--config_overrides", "embedding_dim=12,hidden_size=16,ngram_buckets=16"]
 PAPER_TABLE4 = {  # (student, dataset) -> method -> accuracy %
@@ -106,34 +107,13 @@ class Matrix:
                 args += [flag, str(value)]
         return args + self.args.extra
 
-    def run(self, output_dir: Path, argv: list[str]) -> float | None:
-        """Run the example script (or, for ``-m`` commands, that module) into ``output_dir`` unless it finished.
-
-        Returns the wall seconds, or None for a run found finished.
-        """
-        if finished(output_dir):
-            return None
-        if output_dir.exists():
-            shutil.rmtree(output_dir)  # an interrupted run starts again
-        log_dir = output_dir.parent / f".{output_dir.name}.log"
-        output_dir.parent.mkdir(parents=True, exist_ok=True)
-        command = argv + ["--output", str(output_dir)] if argv[0] == "-m" else [str(SCRIPT), *argv, "--output_dir", str(output_dir)]
-        start = time.perf_counter()
-        with open(log_dir, "w") as log_file:
-            completed = subprocess.run([sys.executable, *command], stdout=log_file, stderr=subprocess.STDOUT, cwd=REPO)
-        wall = time.perf_counter() - start
-        if completed.returncode != 0:
-            raise RuntimeError(f"run failed ({completed.returncode}): see {log_dir}")
-        shutil.move(log_dir, output_dir / "run.log")
-        atomic_write_json(output_dir / "wall_seconds.json", {"wall_seconds": wall})  # the "finished" marker
-        return wall
-
     def teacher_dir(self, dataset: str, seed: int) -> Path:
         return self.out / "teachers" / f"{dataset}-seed{seed}"
 
     def lightweight_teacher_job(self, dataset: str, seed: int) -> tuple[Path, list[str]]:
         """``lwkd teacher`` with Table 2's settings for the dataset's K (timed like every run)."""
-        k, per_class = TEACHERS[dataset]
+        k = NUM_CLASSES[dataset]
+        per_class = PAPER_PER_CLASS[k]
         argv = ["--num-classes", str(k), "--per-class", str(self.args.teacher_per_class or per_class),
                 "--epochs", str(self.args.teacher_epochs), "--mnist-dir", str(self.data_root / "mnist"),
                 "--seed", str(seed), "--overwrite"]
@@ -194,12 +174,35 @@ class Matrix:
             tqdm = None
         progress = tqdm(total=len(pending), desc=what) if tqdm else None
         with ThreadPoolExecutor(max_workers=self.args.jobs) as pool:
-            for directory, wall in zip([job[0] for job in pending], pool.map(lambda job: self.run(*job), pending)):
+            for directory, wall in zip([job[0] for job in pending], pool.map(lambda job: run_example(*job), pending)):
                 if progress:
                     progress.update(1)
                 log(f"finished {directory.relative_to(self.out)} in {wall:.0f}s")
         if progress:
             progress.close()
+
+
+def run_example(output_dir: Path, argv: list[str]) -> float | None:
+    """Run the example script (or, for ``-m`` commands, that module) into ``output_dir`` unless it finished.
+
+    Returns the wall seconds, or None for a run found finished.
+    """
+    if finished(output_dir):
+        return None
+    if output_dir.exists():
+        shutil.rmtree(output_dir)  # an interrupted run starts again
+    log_dir = output_dir.parent / f".{output_dir.name}.log"
+    output_dir.parent.mkdir(parents=True, exist_ok=True)
+    command = argv + ["--output", str(output_dir)] if argv[0] == "-m" else [str(SCRIPT), *argv, "--output_dir", str(output_dir)]
+    start = time.perf_counter()
+    with open(log_dir, "w") as log_file:
+        completed = subprocess.run([sys.executable, *command], stdout=log_file, stderr=subprocess.STDOUT, cwd=REPO)
+    wall = time.perf_counter() - start
+    if completed.returncode != 0:
+        raise RuntimeError(f"run failed ({completed.returncode}): see {log_dir}")
+    shutil.move(log_dir, output_dir / "run.log")
+    atomic_write_json(output_dir / "wall_seconds.json", {"wall_seconds": wall})  # the "finished" marker
+    return wall
 
 
 def finished(output_dir: Path) -> bool:
@@ -298,7 +301,7 @@ def table8(matrix: Matrix, records: list[Record]) -> str:
 
     seq_len = 32
     lines = ["| model | #params | FLOPs per instance |", "|---|---|---|"]
-    for k in sorted({TEACHERS[d][0] for d in matrix.args.datasets}):
+    for k in sorted({NUM_CLASSES[d] for d in matrix.args.datasets}):
         lenet = LeNet5(k)
         lines.append(f"| LeNet5 (K={k}) | {count_parameters(lenet):,} | {lenet_flops(lenet):,} |")
         disc = Discriminator(k)

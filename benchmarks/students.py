@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -21,17 +20,23 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from lwkd_hf.atomic import atomic_write_json  # noqa: E402
+sys.path.insert(0, str(REPO / "benchmarks"))
 
-SCRIPT = REPO / "examples" / "run_text_classification.py"
+import torch  # noqa: E402
+from reproduce import SCRIPT, run_example  # noqa: E402
+from transformers import AutoConfig, AutoModelForSequenceClassification  # noqa: E402
+
+import lwkd_hf  # noqa: E402, F401  (registers the students)
+from lwkd_hf.atomic import atomic_write_json  # noqa: E402
 STUDENTS = ["textcnn", "textrcnn", "dpcnn", "fasttext", "bert"]
 
 
-def command(args: argparse.Namespace, student: str, method: str, output_dir: Path) -> list[str]:
+def example_args(args: argparse.Namespace, student: str, method: str) -> list[str]:
+    """Arguments of the example script for one run (``run_example`` adds ``--output_dir``)."""
     data = Path(args.data_root)
     argv = [
-        sys.executable, str(SCRIPT), "--dataset", "thucnews", "--data_dir", str(data / "thucnews"),
-        "--model", student, "--method", method, "--output_dir", str(output_dir), "--disable_tqdm", "true",
+        "--dataset", "thucnews", "--data_dir", str(data / "thucnews"),
+        "--model", student, "--method", method, "--disable_tqdm", "true",
         "--vocab_file", str(data / "thucnews" / "vocab.json"), "--mnist_dir", str(data / "mnist"),
         "--num_train_epochs", str(args.epochs.get(student, args.default_epochs)),
     ]
@@ -56,21 +61,12 @@ def main() -> None:
     for student in args.students:
         for method in args.methods:
             run_dir = out / f"thucnews-{student}-{method}"
-            argv = command(args, student, method, run_dir)
+            argv = example_args(args, student, method) + ["--output_dir", str(run_dir)]
+            print(f"[{time.strftime('%H:%M:%S')}] {' '.join(argv)}", flush=True)
+            run_example(run_dir, argv[:-2])  # skips a run that already finished
             timing = run_dir / "wall_seconds.json"
-            if not timing.is_file():
-                run_dir.mkdir(parents=True, exist_ok=True)
-                print(f"[{time.strftime('%H:%M:%S')}] {' '.join(argv[1:])}", flush=True)
-                start = time.perf_counter()
-                with open(run_dir / "run.log", "w") as log:
-                    subprocess.run(argv, stdout=log, stderr=subprocess.STDOUT, cwd=REPO, check=True)
-                atomic_write_json(timing, {"wall_seconds": time.perf_counter() - start})
             metrics = json.loads((run_dir / "all_results.json").read_text())
-            from transformers import AutoConfig, AutoModelForSequenceClassification
-
-            import lwkd_hf  # noqa: F401  (registers the students)
-
-            with __import__("torch").device("meta"):
+            with torch.device("meta"):
                 model = AutoModelForSequenceClassification.from_config(AutoConfig.from_pretrained(run_dir))
             teacher = run_dir / "teacher" / "config.json"
             rows.append({
@@ -79,8 +75,7 @@ def main() -> None:
                 "test_accuracy": metrics["test_accuracy"], "train_runtime": metrics["train_runtime"],
                 "wall_seconds": json.loads(timing.read_text())["wall_seconds"],
                 "teacher_train_seconds": json.loads(teacher.read_text())["train_seconds"] if teacher.is_file() else None,
-                "command": " ".join(["python", *[str(Path(a).relative_to(REPO)) if a.startswith(str(REPO)) else a
-                                                 for a in argv[1:]]]),
+                "command": " ".join(["python", str(SCRIPT.relative_to(REPO)), *argv]),
             })
     atomic_write_json(out / "students.json", rows)
     print("| student | #params | method | epochs | test accuracy % | training (s) | whole run (s) |")

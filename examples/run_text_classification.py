@@ -27,6 +27,7 @@ from lwkd_hf import LWKDConfig, LWKDTrainer, Teacher, add_teacher_logits, comput
 from lwkd_hf.baselines import add_model_logits, add_virtual_teacher_logits, shuffle_teacher_logits
 from lwkd_hf.data import load_text_classification
 from lwkd_hf.soft_targets import shift_teacher_column
+from lwkd_hf.teacher import PAPER_PER_CLASS
 from lwkd_hf.text_models import build_small_bert, build_student
 from lwkd_hf.tokenization import ChineseTextTokenizer, load_pretrained_embeddings, tokenize_dataset
 
@@ -45,8 +46,6 @@ METHODS = {
     "lwkd-no-kl": {"alpha": 0.0},
     "lwkd-no-syn": {},
 }
-# Table 2's teachers: synthetic examples per class for the K of the paper's datasets
-PAPER_TEACHER_PER_CLASS = {10: 6000, 15: 5000, 100: 600, 101: 1000}
 
 
 @dataclass
@@ -197,7 +196,7 @@ def lightweight_teacher(method_args: MethodArguments, training_args: ExampleConf
     if not method_args.mnist_dir:
         raise ValueError(f"--method {method_args.method} needs --mnist_dir (or a saved --teacher_dir)")
     teacher_dir = Path(training_args.output_dir) / "teacher"
-    per_class = method_args.teacher_per_class or PAPER_TEACHER_PER_CLASS.get(k, max(600, 60000 // k))
+    per_class = method_args.teacher_per_class or PAPER_PER_CLASS.get(k, max(600, 60000 // k))
     if (teacher_dir / "config.json").is_file():  # a rerun into the same folder reuses its teacher if it matches
         teacher = Teacher.load(teacher_dir)
         config = teacher.config
