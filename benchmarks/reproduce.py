@@ -35,13 +35,11 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from lwkd_hf.atomic import atomic_path, atomic_write_json, atomic_write_text  # noqa: E402
+from lwkd_hf.methods import ABLATIONS, BASELINES, METHODS  # noqa: E402
 from lwkd_hf.teacher import PAPER_PER_CLASS  # noqa: E402
 
 SCRIPT = REPO / "examples" / "run_text_classification.py"
 DATASET_FOLDERS = {"thucnews": "thucnews", "toutiao": "toutiao"}
-METHODS = ["sup", "lsr", "tfkd", "tfkd-legacy", "kd", "kd-shuffle", "lwkd", "lwkd-no-adv", "lwkd-no-kl", "lwkd-no-syn"]
-BASELINES = ["sup", "lsr", "tfkd", "tfkd-legacy", "kd", "kd-shuffle"]
-ABLATIONS = ["lwkd-no-adv", "lwkd-no-kl", "lwkd-no-syn"]
 # K of each dataset; its Table 2 teacher: T1 (MNIST, 10 x 6000) for THUCNews, T2 (SynMNIST-15, 15 x 5000) for Toutiao
 NUM_CLASSES = {"thucnews": 10, "toutiao": 15}
 # a LeNet5-sized text classifier (~60K parameters) trained on the target data: the "w/o SYN" teacher
@@ -282,7 +280,7 @@ def table4(records: list[Record], methods: list[str]) -> str:
 
 def table7(records: list[Record], methods: list[str]) -> str:
     cells = by_cell(records)
-    shown = [m for m in ["lwkd"] + ABLATIONS if m in methods]
+    shown = [m for m in ["lwkd", *ABLATIONS] if m in methods]
     lines = ["| student | dataset | " + " | ".join(shown) + " |", "|---" * (len(shown) + 2) + "|"]
     for student, dataset in sorted({(r.student, r.dataset) for r in records}):
         lines.append(f"| {student} | {dataset} | " + " | ".join(
@@ -397,7 +395,7 @@ def main() -> None:
     parser.add_argument("--students", nargs="+", default=["textcnn", "dpcnn"])
     parser.add_argument("--pairs", nargs="+", metavar="DATASET:STUDENT",
                         help="run these pairs in this order instead of datasets x students")
-    parser.add_argument("--methods", nargs="+", default=METHODS, choices=METHODS)
+    parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS))
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--batch-size", type=int, default=128)

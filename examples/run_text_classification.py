@@ -12,41 +12,37 @@ with ``LWKDTrainer``, evaluates on dev every epoch, keeps the best model, tests,
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
+import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import datasets
+import numpy as np
 import transformers
-from transformers import AutoModelForSequenceClassification, AutoTokenizer, HfArgumentParser, set_seed
+from transformers import (
+    AutoModelForSequenceClassification,
+    AutoTokenizer,
+    EarlyStoppingCallback,
+    HfArgumentParser,
+    set_seed,
+)
 
 from lwkd_hf import LWKDConfig, LWKDTrainer, Teacher, add_teacher_logits, compute_metrics, train_teacher
 from lwkd_hf.baselines import add_model_logits, add_virtual_teacher_logits, shuffle_teacher_logits
 from lwkd_hf.data import load_text_classification
-from lwkd_hf.soft_targets import shift_teacher_column
-from lwkd_hf.teacher import PAPER_PER_CLASS
+from lwkd_hf.methods import METHODS, get_method, method_config
+from lwkd_hf.soft_targets import shift_teacher_column, true_class_probability
+from lwkd_hf.synthesis import load_mnist
+from lwkd_hf.teacher import default_per_class
 from lwkd_hf.text_models import build_small_bert, build_student
 from lwkd_hf.tokenization import ChineseTextTokenizer, load_pretrained_embeddings, tokenize_dataset
 
 logger = logging.getLogger(__name__)
-
-# method -> the loss settings it overrides
-METHODS = {
-    "sup": {"alpha": 0.0, "beta": 0.0},
-    "lsr": {"alpha": 0.0, "beta": 0.0},
-    "tfkd": {"beta": 0.0},
-    "tfkd-legacy": {"beta": 0.0},
-    "kd": {"beta": 0.0},
-    "kd-shuffle": {"beta": 0.0},
-    "lwkd": {},
-    "lwkd-no-adv": {"beta": 0.0},
-    "lwkd-no-kl": {"alpha": 0.0},
-    "lwkd-no-syn": {},
-}
-
 
 @dataclass
 class DataArguments:
@@ -84,10 +80,16 @@ class ModelArguments:
 
 @dataclass
 class MethodArguments:
-    method: str = field(default="lwkd", metadata={"help": "Training method", "choices": list(METHODS)})
+    method: str = field(
+        default="lwkd",
+        metadata={"help": "Training method (lwkd_hf.methods.METHODS)", "choices": list(METHODS)},
+    )
     mnist_dir: str | None = field(default=None, metadata={"help": "MNIST IDX folder (or Hub id) for the LW-KD teacher"})
     teacher_dir: str | None = field(default=None, metadata={"help": "Reuse a teacher saved by `lwkd teacher`"})
-    teacher_per_class: int | None = field(default=None, metadata={"help": "SynMNIST examples per class (default: Table 2's)"})
+    teacher_per_class: int | None = field(
+        default=None,
+        metadata={"help": "SynMNIST examples per class (default: Table 2's; for K=10 the MNIST training set itself)"},
+    )
     teacher_epochs: int = field(default=10, metadata={"help": "Epochs of LeNet5 training"})
     kd_teacher_dir: str | None = field(
         default=None,
@@ -121,6 +123,11 @@ class ExampleConfig(LWKDConfig):
     load_best_model_at_end: bool = field(default=True, metadata={"help": "Keep the best dev model"})
     metric_for_best_model: str | None = field(default="accuracy", metadata={"help": "Metric that picks the best model"})
     logging_steps: float = field(default=50, metadata={"help": "Log the loss terms every N steps"})
+    early_stopping_patience: int | None = field(
+        default=None,
+        metadata={"help": "Stop after this many evaluations without improving metric_for_best_model (the paper "
+                  "protocol: 10 evaluations of 100 steps, i.e. 1,000 batches)"},
+    )
 
 
 def select(split: datasets.Dataset, limit: int | None, seed: int) -> datasets.Dataset:
@@ -196,53 +203,109 @@ def lightweight_teacher(method_args: MethodArguments, training_args: ExampleConf
     if not method_args.mnist_dir:
         raise ValueError(f"--method {method_args.method} needs --mnist_dir (or a saved --teacher_dir)")
     teacher_dir = Path(training_args.output_dir) / "teacher"
-    per_class = method_args.teacher_per_class or PAPER_PER_CLASS.get(k, max(600, 60000 // k))
+    per_class = method_args.teacher_per_class
     if (teacher_dir / "config.json").is_file():  # a rerun into the same folder reuses its teacher if it matches
         teacher = Teacher.load(teacher_dir)
         config = teacher.config
+        wanted = [per_class] * k if per_class else default_per_class(k, load_mnist(method_args.mnist_dir).labels)
         if (config.num_classes, config.per_class, config.seed, config.epochs) == (
-            k, [per_class] * k, training_args.seed, method_args.teacher_epochs
+            k, wanted, training_args.seed, method_args.teacher_epochs
         ):
             return teacher
     return train_teacher(
         k, per_class, mnist=method_args.mnist_dir, epochs=method_args.teacher_epochs, seed=training_args.seed,
-        output_dir=teacher_dir if training_args.should_save else None,
+        output_dir=teacher_dir if training_args.should_save else None, device=training_args.device,
     )
 
 
-def add_soft_targets(method_args, training_args, train: datasets.Dataset, k: int) -> datasets.Dataset:
-    """Fill the teacher column of the training split as ``--method`` requires."""
-    method, column = method_args.method, training_args.teacher_logits_column
-    if method in ("sup", "lsr"):
-        return train
-    if method in ("tfkd", "tfkd-legacy"):
+def model_teacher_length(teacher_dir: str, default: int) -> int:
+    """The sequence length a classifier trained by this script used (its run_config.json), else ``default``."""
+    record = Path(teacher_dir) / RUN_CONFIG_NAME
+    if record.is_file():
+        return int(json.loads(record.read_text())["data"]["max_seq_length"])
+    logger.warning(f"{record} not found: the KD teacher's inputs are padded to {default} tokens, the student's length")
+    return default
+
+
+def add_soft_targets(method_args, data_args, training_args, train: datasets.Dataset, k: int):
+    """Fill the teacher column of the training split as ``--method`` requires; returns it and the LW-KD teacher."""
+    method, column = get_method(method_args.method), training_args.teacher_logits_column
+    if method.soft_targets == "none":
+        return train, None
+    if method.soft_targets.startswith("virtual"):
+        legacy = method.soft_targets == "virtual-legacy"
         return add_virtual_teacher_logits(
-            train, k, legacy=method == "tfkd-legacy", correct_prob=method_args.tfkd_correct_prob, column=column
-        )
-    if method in ("kd", "kd-shuffle", "lwkd-no-syn"):
+            train, k, legacy=legacy, correct_prob=method_args.tfkd_correct_prob, column=column
+        ), None
+    if method.needs_model_teacher:
         if not method_args.kd_teacher_dir:
-            raise ValueError(f"--method {method} needs --kd_teacher_dir (a trained classifier, e.g. a run's output_dir)")
+            raise ValueError(f"--method {method.name} needs --kd_teacher_dir (a trained classifier, e.g. a run's output_dir)")
         teacher_model = AutoModelForSequenceClassification.from_pretrained(method_args.kd_teacher_dir)
         teacher_model.to(training_args.device)
         teacher_tokenizer = AutoTokenizer.from_pretrained(method_args.kd_teacher_dir)
-        train = add_model_logits(
-            train, teacher_model, teacher_tokenizer, column=column, max_length=teacher_tokenizer.model_max_length
-        )
-        if method == "kd-shuffle":
-            return shuffle_teacher_logits(train, column=column, seed=training_args.seed)
-        # lwkd-no-syn: LW-KD's shift and loss, but the teacher learnt the target data, not SynMNIST
-        return shift_teacher_column(train, column) if method == "lwkd-no-syn" else train
+        length = model_teacher_length(method_args.kd_teacher_dir, data_args.max_seq_length)
+        train = add_model_logits(train, teacher_model, teacher_tokenizer, column=column, max_length=length)
+        if method.soft_targets == "model-shuffled":
+            train = shuffle_teacher_logits(train, column=column, seed=training_args.seed)
+        elif method.soft_targets == "model-shifted":  # w/o SYN: LW-KD's shift, but the teacher learnt the target data
+            train = shift_teacher_column(train, column)
+        return train, None
     teacher = lightweight_teacher(method_args, training_args, k)
-    return add_teacher_logits(train, teacher, mnist=method_args.mnist_dir, column=column, seed=training_args.seed)
+    return add_teacher_logits(train, teacher, mnist=method_args.mnist_dir, column=column, seed=training_args.seed), teacher
+
+
+RUN_CONFIG_NAME = "run_config.json"
+
+
+def git_commit() -> str | None:
+    """The commit of the checkout this script runs from (with ``-dirty`` if it has changes), or None."""
+    here = Path(__file__).resolve().parent
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, check=True)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=here,
+                               capture_output=True, text=True, check=True)
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return commit.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
+
+
+def soft_target_summary(train: datasets.Dataset, training_args: ExampleConfig, k: int) -> dict:
+    """How much of the training target sits on the true class (Eq. 2 at the run's tau, or 1 - eps + eps/K)."""
+    column = training_args.teacher_logits_column
+    if column in train.column_names:
+        prob = true_class_probability(
+            np.asarray(train[column]), np.asarray(train["label"]), training_args.temperature
+        )
+        return {"true_class_probability": prob, "temperature": training_args.temperature}
+    eps = training_args.label_smoothing_factor
+    return {"true_class_probability": 1.0 - eps + eps / k, "temperature": None}
+
+
+def write_run_config(path: Path, data_args, model_args, method_args, training_args, teacher, soft_targets) -> None:
+    """Everything the run ran with: every argument, the method's settings, the teacher, the code and versions."""
+    import torch
+
+    from lwkd_hf.atomic import atomic_write_json
+
+    record = {
+        "data": dataclasses.asdict(data_args),
+        "model": dataclasses.asdict(model_args),
+        "method": dataclasses.asdict(method_args),
+        "method_settings": dataclasses.asdict(get_method(method_args.method)),
+        "training": json.loads(training_args.to_json_string()),
+        "lightweight_teacher": teacher.config.to_dict() if teacher is not None else None,
+        "soft_targets": soft_targets,
+        "git_commit": git_commit(),
+        "versions": {"torch": torch.__version__, "transformers": transformers.__version__,
+                     "datasets": datasets.__version__, "python": sys.version.split()[0]},
+    }
+    atomic_write_json(path / RUN_CONFIG_NAME, record)
 
 
 def main(argv: list[str] | None = None) -> dict:
     parser = HfArgumentParser((DataArguments, ModelArguments, MethodArguments, ExampleConfig))
     data_args, model_args, method_args, training_args = parser.parse_args_into_dataclasses(args=argv)
-    for key, value in METHODS[method_args.method].items():
-        setattr(training_args, key, value)
-    if method_args.method == "lsr":
-        training_args.label_smoothing_factor = method_args.lsr_epsilon
+    training_args = method_config(training_args, method_args.method, label_smoothing=method_args.lsr_epsilon)
 
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO, stream=sys.stdout)
     log_level = training_args.get_process_log_level()
@@ -260,7 +323,12 @@ def main(argv: list[str] | None = None) -> dict:
     k = len(labels)
 
     with training_args.main_process_first(desc="soft targets"):
-        raw["train"] = add_soft_targets(method_args, training_args, raw["train"], k)
+        raw["train"], teacher = add_soft_targets(method_args, data_args, training_args, raw["train"], k)
+    if training_args.should_save:
+        Path(training_args.output_dir).mkdir(parents=True, exist_ok=True)
+        summary = soft_target_summary(raw["train"], training_args, k)
+        write_run_config(Path(training_args.output_dir), data_args, model_args, method_args, training_args, teacher,
+                         summary)
     tokenizer = build_tokenizer(model_args, data_args, raw["train"]["text"])
     with training_args.main_process_first(desc="tokenization"):
         encoded = tokenize_dataset(raw, tokenizer)
@@ -274,7 +342,10 @@ def main(argv: list[str] | None = None) -> dict:
         processing_class=tokenizer,
         compute_metrics=compute_metrics,
     )
+    if training_args.early_stopping_patience:
+        trainer.add_callback(EarlyStoppingCallback(early_stopping_patience=training_args.early_stopping_patience))
     train_result = trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
+    trainer.remove_callback(EarlyStoppingCallback)  # it watches eval_loss; the test evaluation below has none
     trainer.save_model()
     metrics = dict(train_result.metrics, train_samples=len(encoded["train"]))
     trainer.log_metrics("train", metrics)

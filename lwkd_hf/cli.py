@@ -13,7 +13,7 @@ DATA_FILE_BUILDERS = {".csv": "csv", ".tsv": "csv", ".json": "json", ".jsonl": "
 def _teacher(args: argparse.Namespace) -> None:
     from .teacher import train_teacher
 
-    per_class = args.per_class[0] if len(args.per_class) == 1 else args.per_class
+    per_class = args.per_class[0] if args.per_class and len(args.per_class) == 1 else args.per_class
     if args.output.exists() and any(args.output.iterdir()) and not args.overwrite:
         raise SystemExit(f"lwkd teacher: {args.output} exists and is not empty; pass --overwrite to replace it")
     teacher = train_teacher(
@@ -26,6 +26,7 @@ def _teacher(args: argparse.Namespace) -> None:
         lr_schedule=args.lr_schedule,
         seed=args.seed,
         output_dir=args.output,
+        device=args.device,
     )
     config = teacher.config
     print(
@@ -83,9 +84,11 @@ def build_parser() -> argparse.ArgumentParser:
     teacher = commands.add_parser("teacher", help="train LeNet5 on SynMNIST-K and save it (safetensors + config.json)")
     teacher.add_argument("--num-classes", type=int, required=True, help="K, the target dataset's class count")
     teacher.add_argument(
-        "--per-class", type=int, nargs="+", required=True,
-        help="synthetic examples per class: one number, or K numbers mirroring the target's class counts",
+        "--per-class", type=int, nargs="+",
+        help="synthetic examples per class: one number, or K numbers mirroring the target's class counts "
+        "(default: Table 2's; for K=10 the MNIST training set itself)",
     )
+    teacher.add_argument("--device", help="cpu, cuda, cuda:1, ... (default: the GPU when there is one)")
     teacher.add_argument("--epochs", type=int, default=10)
     teacher.add_argument("--mnist-dir", required=True, help="folder with the four MNIST IDX files, or a Hub id")
     teacher.add_argument("--output", type=Path, required=True)

@@ -6,15 +6,29 @@ from dataclasses import dataclass, field
 
 from transformers import TrainingArguments
 
+from .losses import KL_SCALINGS
+
 
 @dataclass
 class LWKDConfig(TrainingArguments):
-    """Training arguments for :class:`~lwkd_hf.LWKDTrainer`.
+    """Training arguments for :class:`~lwkd_hf.LWKDTrainer`: ``TrainingArguments`` plus LW-KD's loss settings.
 
-    The loss is ``(1 - alpha) * CE + alpha * tau^2 * KL(p_t^tau || p_s^tau) + beta * L_ADV`` (Eq. 4, 7, 8).
-    The defaults are the paper's text-classification setting (Sec. 5.1.2): alpha 0.5, beta 0.1, tau 6.
-    With ``alpha = beta = 0`` no teacher column is needed and the trainer is plain supervised training
-    (``label_smoothing_factor`` then gives the LSR baseline).
+    The loss is ``(1 - alpha) * CE + alpha * s * KL(p_t^tau || p_s^tau) + beta * L_ADV`` (Eq. 4, 7, 8), where
+    ``s`` is 1 by default (Eq. 4 as written) and set by ``kl_scaling``. The defaults are the paper's
+    text-classification setting (Sec. 5.1.2): alpha 0.5, beta 0.1, tau 6. With ``alpha = beta = 0`` no teacher
+    column is needed and the trainer is plain supervised training (``label_smoothing_factor`` then gives LSR).
+
+    Args:
+        alpha (`float`, defaults to `0.5`): weight of the KL term against cross-entropy (Eq. 4), in [0, 1].
+        beta (`float`, defaults to `0.1`): weight of the adversarial term (Eq. 8); 0 builds no discriminator.
+        temperature (`float`, defaults to `6.0`): tau of Eq. 2, for the KL term and the discriminator's inputs.
+        kl_scaling (`str`, defaults to `"none"`): factor on the batch-mean KL: `"none"` (1, Eq. 4), `"tau2"`
+            (tau^2, Hinton et al.) or `"tau2_over_k"` (tau^2 / K, the Tf-KD code's element-wise mean).
+        teacher_logits_column (`str`, defaults to `"teacher_logits"`): the training set's column of K teacher logits.
+        adversarial_loss (`str`, defaults to `"saturating"`): the student's adversarial term, Eq. 7's
+            `log(1 - D(p_s))`, or `"non_saturating"` `-log D(p_s)`.
+        discriminator_hidden_sizes (`list[int]`, defaults to `[64, 64]`): hidden widths of the discriminator MLP.
+        discriminator_learning_rate (`float`, defaults to `1e-3`): Adam learning rate of the discriminator.
     """
 
     alpha: float = field(
@@ -29,9 +43,13 @@ class LWKDConfig(TrainingArguments):
         default=6.0,
         metadata={"help": "Softmax temperature tau (Eq. 2) for the KL term and the discriminator's inputs, > 0."},
     )
-    kl_temperature_scaling: bool = field(
-        default=True,
-        metadata={"help": "Multiply the KL term by tau^2 (Hinton et al.) so its gradient scale does not depend on tau."},
+    kl_scaling: str = field(
+        default="none",
+        metadata={
+            "help": "Factor on the batch-mean KL: 'none' (Eq. 4 as written), 'tau2' (x tau^2, Hinton et al.), "
+            "'tau2_over_k' (x tau^2/K, the Tf-KD code's element-wise mean).",
+            "choices": list(KL_SCALINGS),
+        },
     )
     teacher_logits_column: str = field(
         default="teacher_logits",
@@ -62,6 +80,10 @@ class LWKDConfig(TrainingArguments):
             raise ValueError(f"beta must be >= 0, got beta={self.beta}")
         if not self.temperature > 0.0:
             raise ValueError(f"temperature must be > 0, got temperature={self.temperature}")
+        if not 0.0 <= self.label_smoothing_factor < 1.0:
+            raise ValueError(f"label_smoothing_factor must be in [0, 1), got label_smoothing_factor={self.label_smoothing_factor}")
+        if self.kl_scaling not in KL_SCALINGS:
+            raise ValueError(f"kl_scaling must be one of {KL_SCALINGS}, got kl_scaling={self.kl_scaling!r}")
         if self.adversarial_loss not in ("saturating", "non_saturating"):
             raise ValueError(
                 f"adversarial_loss must be 'saturating' or 'non_saturating', got adversarial_loss={self.adversarial_loss!r}"

@@ -20,20 +20,33 @@ def cross_entropy_loss(student_logits: torch.Tensor, labels: torch.Tensor, label
     return F.cross_entropy(student_logits.float(), labels.long(), label_smoothing=label_smoothing)
 
 
+KL_SCALINGS = ("none", "tau2", "tau2_over_k")
+
+
+def kl_scale(scaling: str, temperature: float, num_classes: int) -> float:
+    """The factor on the batch-mean KL: ``none`` 1 (Eq. 4 as written), ``tau2`` tau^2 (Hinton et al.),
+    ``tau2_over_k`` tau^2 / K (the Tf-KD code's ``nn.KLDivLoss()`` element-wise mean times tau^2)."""
+    if scaling == "none":
+        return 1.0
+    if scaling == "tau2":
+        return temperature**2
+    if scaling == "tau2_over_k":
+        return temperature**2 / num_classes
+    raise ValueError(f"kl_scaling must be one of {KL_SCALINGS}, got {scaling!r}")
+
+
 def kd_kl_loss(
     student_logits: torch.Tensor,
     teacher_logits: torch.Tensor,
     temperature: float,
-    scale_by_temperature_squared: bool = True,
+    scaling: str = "none",
 ) -> torch.Tensor:
-    """``KL(p_t^tau || p_s^tau)`` with batch-mean reduction (Eq. 1), times ``tau^2`` by default.
-
-    The ``tau^2`` factor is Hinton et al.'s, keeping the gradient scale independent of tau.
-    """
+    """``L_KL(p_t^tau, p_s^tau) = KL(p_t^tau || p_s^tau)``, mean over the batch (Eq. 1 and 4), times
+    :func:`kl_scale` (``scaling="none"``: exactly Eq. 4's term)."""
     log_p_student = F.log_softmax(student_logits.float() / temperature, dim=-1)
     log_p_teacher = F.log_softmax(teacher_logits.float() / temperature, dim=-1)
     kl = F.kl_div(log_p_student, log_p_teacher, reduction="batchmean", log_target=True)
-    return kl * temperature**2 if scale_by_temperature_squared else kl
+    return kl * kl_scale(scaling, temperature, student_logits.shape[-1])
 
 
 def adversarial_student_loss(discriminator_logits_on_student: torch.Tensor, non_saturating: bool = False) -> torch.Tensor:

@@ -38,6 +38,15 @@ def shift_to_label(logits: np.ndarray, labels: np.ndarray) -> np.ndarray:
     return shifted
 
 
+def true_class_probability(logits: np.ndarray, labels: np.ndarray, temperature: float) -> float:
+    """Mean over rows of ``softmax(z / tau)[label]`` (Eq. 2): how much of the soft target sits on the true
+    class; a one-hot target gives 1, label smoothing with epsilon gives ``1 - epsilon + epsilon / K``."""
+    z = np.asarray(logits, dtype=np.float64) / temperature
+    z = z - z.max(axis=1, keepdims=True)
+    p = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
+    return float(p[np.arange(len(p)), np.asarray(labels, dtype=np.int64)].mean()) if len(p) else float("nan")
+
+
 def map_to_synthetic(real_labels: np.ndarray, synthetic_labels: np.ndarray, seed: int = 0) -> np.ndarray:
     """Algorithm 2 line 3: for each real example, the index of its synthetic partner of the same class.
 

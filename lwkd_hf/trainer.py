@@ -54,8 +54,8 @@ class LWKDTrainer(Trainer):
     """Drop-in replacement for ``Trainer`` that trains with LW-KD's loss.
 
     The training set needs ``args.teacher_logits_column`` (K floats per row) unless
-    ``alpha = beta = 0``. Evaluation sets need no such column: evaluation reports the
-    cross-entropy as ``eval_loss`` and whatever ``compute_metrics`` returns.
+    ``alpha = beta = 0``. Evaluation sets need no such column: evaluation reports the plain
+    cross-entropy (no label smoothing) as ``eval_loss`` and whatever ``compute_metrics`` returns.
     Logged every ``logging_steps`` (averaged since the last log, over processes too):
     ``ce``, ``kl``, ``adv``, ``discriminator_loss``, ``discriminator_acc_real``, ``discriminator_acc_fake``.
     """
@@ -124,13 +124,14 @@ class LWKDTrainer(Trainer):
                 f"model logits have shape {tuple(student_logits.shape)}, expected (batch, num_labels) = "
                 f"({labels.shape[0]}, {self.num_labels})"
             )
-        ce = cross_entropy_loss(student_logits, labels, args.label_smoothing_factor)
+        # label smoothing is a training loss: evaluation reports the plain cross-entropy, as for every other method
+        ce = cross_entropy_loss(student_logits, labels, args.label_smoothing_factor if model.training else 0.0)
         if not (model.training and args.uses_teacher):
             loss = ce
         else:
             if teacher_logits is None:
                 raise ValueError(f"training batch has no {args.teacher_logits_column!r}: alpha>0 or beta>0 needs it")
-            kl = kd_kl_loss(student_logits, teacher_logits, args.temperature, args.kl_temperature_scaling)
+            kl = kd_kl_loss(student_logits, teacher_logits, args.temperature, args.kl_scaling)
             adv = self._adversarial_term(teacher_logits, student_logits)
             loss = enhanced_kd_loss(ce, kl, adv, args.alpha, args.beta)
             self._metrics["ce"].append(ce.detach())

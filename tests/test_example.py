@@ -63,6 +63,43 @@ def test_lwkd_run_trains_a_teacher_and_logs_every_term(thucnews_dir, mnist_dir, 
     logged = [log for log in state["log_history"] if "loss" in log]
     assert logged and {"ce", "kl", "adv", "discriminator_loss", "discriminator_acc_real"} <= set(logged[0])
 
+    record = json.loads((out / "run_config.json").read_text())  # every setting the run ran with
+    assert set(record) == {"data", "model", "method", "method_settings", "training", "lightweight_teacher",
+                           "soft_targets", "git_commit", "versions"}
+    assert record["method"]["method"] == "lwkd" and record["method_settings"]["soft_targets"] == "lightweight"
+    training = record["training"]
+    assert (training["alpha"], training["beta"], training["temperature"], training["kl_scaling"]) == (0.5, 0.1, 6.0, "none")
+    assert training["discriminator_learning_rate"] == 1e-3 and training["seed"] == 42
+    assert record["lightweight_teacher"] == teacher and record["data"]["max_seq_length"] == 32
+    assert 0.1 < record["soft_targets"]["true_class_probability"] < 1.0  # shifted: the label is the largest entry
+
+
+def test_run_config_records_lsr_and_tfkd_targets_exactly(thucnews_dir, tmp_path):
+    run_text_classification.main(quick_args(thucnews_dir, tmp_path / "lsr", "lsr", "fasttext", "--lsr_epsilon", "0.2",
+                                            "--config_overrides", "ngram_buckets=100,embedding_dim=16"))
+    record = json.loads((tmp_path / "lsr" / "run_config.json").read_text())
+    assert record["training"]["label_smoothing_factor"] == 0.2 and record["training"]["alpha"] == 0.0
+    assert record["soft_targets"]["true_class_probability"] == pytest.approx(1 - 0.2 + 0.2 / 10)
+    run_text_classification.main(quick_args(thucnews_dir, tmp_path / "tfkd", "tfkd", "fasttext", "--temperature", "2",
+                                            "--config_overrides", "ngram_buckets=100,embedding_dim=16"))
+    record = json.loads((tmp_path / "tfkd" / "run_config.json").read_text())
+    on_label, elsewhere = 0.9 ** 0.5, (0.1 / 9) ** 0.5  # softmax(log p / 2) = p^(1/2) / Z
+    expected = on_label / (on_label + 9 * elsewhere)
+    assert record["soft_targets"]["true_class_probability"] == pytest.approx(expected, rel=1e-5)
+
+
+def test_early_stopping_ends_a_run_that_stops_improving(thucnews_dir, tmp_path):
+    out = tmp_path / "stop"
+    run_text_classification.main(quick_args(
+        thucnews_dir, out, "sup", "fasttext", "--config_overrides", "ngram_buckets=100,embedding_dim=16",
+        "--num_train_epochs", "20", "--learning_rate", "0", "--eval_strategy", "steps", "--eval_steps", "2",
+        "--save_strategy", "steps", "--save_steps", "2", "--metric_for_best_model", "loss",
+        "--early_stopping_patience", "1"))
+    state = json.loads((out / "trainer_state.json").read_text())
+    # lr 0: the second evaluation cannot improve on the first, so training stops there
+    assert (state["best_global_step"], state["global_step"]) == (2, 4)
+    assert results(out)["test_samples"] == 64  # the test evaluation after stopping still ran
+
 
 def test_kd_and_kd_shuffle_distil_from_a_trained_run(thucnews_dir, sup_run, tmp_path):
     for method in ("kd", "kd-shuffle"):

@@ -24,3 +24,13 @@ def test_mixed_precision_on_cuda_keeps_terms_finite(tmp_path, precision, tempera
         for key in ("loss", "ce", "kl", "adv", "discriminator_loss"):
             assert torch.isfinite(torch.tensor(log[key])), (precision, key, log)
     assert all(p.dtype == torch.float32 and p.is_cuda for p in trainer.discriminator.parameters())
+
+
+def test_teacher_trains_on_cuda_to_the_cpu_teachers_accuracy(mnist_dir):
+    from lwkd_hf import train_teacher
+
+    kwargs = dict(mnist=mnist_dir, epochs=2, seed=0, test_per_class=300, progress=False)
+    on_gpu = train_teacher(10, 1000, device="cuda", **kwargs)
+    on_cpu = train_teacher(10, 1000, device="cpu", **kwargs)
+    assert next(on_gpu.model.parameters()).is_cuda
+    assert abs(on_gpu.config.test_accuracy - on_cpu.config.test_accuracy) <= 0.003 + 1e-9

@@ -8,11 +8,13 @@ import torch
 
 from lwkd_hf.discriminator import Discriminator
 from lwkd_hf.losses import (
+    KL_SCALINGS,
     adversarial_student_loss,
     cross_entropy_loss,
     discriminator_loss,
     enhanced_kd_loss,
     kd_kl_loss,
+    kl_scale,
     softened_probs,
 )
 
@@ -49,13 +51,19 @@ def test_cross_entropy_label_smoothing_matches_formula():
 
 
 @pytest.mark.parametrize("tau", [1.0, 4.0, 6.0])
-@pytest.mark.parametrize("scaled", [True, False])
-def test_kl_is_batchmean_teacher_to_student(tau, scaled):
+@pytest.mark.parametrize("scaling,factor", [("none", lambda tau, k: 1.0), ("tau2", lambda tau, k: tau**2),
+                                            ("tau2_over_k", lambda tau, k: tau**2 / k)])
+def test_kl_is_batchmean_teacher_to_student_times_its_scaling(tau, scaling, factor):
     p_t = np_softmax(TEACHER.numpy().astype(np.float64) / tau)
     p_s = np_softmax(STUDENT.numpy().astype(np.float64) / tau)
     kl = (p_t * (np.log(p_t) - np.log(p_s))).sum(axis=1).mean()
-    expected = kl * tau**2 if scaled else kl
-    assert kd_kl_loss(STUDENT, TEACHER, tau, scaled).item() == pytest.approx(expected, rel=1e-5)
+    assert kd_kl_loss(STUDENT, TEACHER, tau, scaling).item() == pytest.approx(kl * factor(tau, 3), rel=1e-5)
+
+
+def test_kl_scalings_at_tau6_k10_are_1_36_and_3_6():
+    assert [kl_scale(s, 6.0, 10) for s in KL_SCALINGS] == [1.0, 36.0, pytest.approx(3.6)]
+    with pytest.raises(ValueError, match="kl_scaling must be one of"):
+        kl_scale("tau", 6.0, 10)
 
 
 def test_kl_is_zero_for_identical_logits():

@@ -4,7 +4,7 @@ import datasets
 import numpy as np
 import pytest
 
-from lwkd_hf.soft_targets import map_to_synthetic, shift_to_label, validate_teacher_column
+from lwkd_hf.soft_targets import map_to_synthetic, shift_to_label, true_class_probability, validate_teacher_column
 
 
 def test_shift_leaves_row_alone_when_argmax_is_the_label():
@@ -91,3 +91,13 @@ def test_validate_missing_column_and_empty_dataset():
         validate_teacher_column(datasets.Dataset.from_dict({"label": [0]}), "teacher_logits", 3)
     with pytest.raises(ValueError, match="empty"):
         validate_teacher_column(_dataset([], []), "teacher_logits", 3)
+
+
+def test_true_class_probability_is_the_mean_softened_probability_of_the_label():
+    logits = np.array([[2.0, 0.0, 0.0], [0.0, 3.0, 1.0]])
+    labels = np.array([0, 2])
+    tau = 2.0
+    row0 = np.exp(1.0) / (np.exp(1.0) + 2)
+    row1 = np.exp(0.5) / (1 + np.exp(1.5) + np.exp(0.5))
+    assert true_class_probability(logits, labels, tau) == pytest.approx((row0 + row1) / 2, rel=1e-12)
+    assert true_class_probability(np.zeros((4, 10)), np.arange(4), 6.0) == pytest.approx(0.1)

@@ -112,3 +112,11 @@ def test_cli_reports_bad_input_and_keeps_existing_output(tmp_path, mnist_dir, ca
     with pytest.raises(SystemExit, match="exists and is not empty"):
         lwkd(["teacher", "--num-classes", "10", "--per-class", "5", "--mnist-dir", str(mnist_dir),
               "--output", str(existing)])
+
+
+def test_cli_teacher_without_per_class_takes_every_mnist_training_digit(mnist_dir, tmp_path):
+    out = tmp_path / "teacher3"
+    lwkd(["teacher", "--num-classes", "3", "--epochs", "1", "--mnist-dir", str(mnist_dir), "--output", str(out),
+          "--device", "cpu"])
+    config = json.loads((out / "config.json").read_text())
+    assert config["per_class"] == [5923, 6742, 5958]  # MNIST's own training counts of digits 0, 1, 2 (Table 2's T1)

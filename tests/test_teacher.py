@@ -7,7 +7,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from lwkd_hf.synthesis import load_mnist
-from lwkd_hf.teacher import LeNet5, Teacher, TeacherConfig, train_teacher
+from lwkd_hf.teacher import LeNet5, Teacher, TeacherConfig, default_per_class, train_teacher
 
 
 def lenet5_parameters(k):
@@ -192,3 +192,12 @@ def test_training_rejects_test_digits_and_bad_schedule(mnist):
         train_teacher(10, 5, mnist=load_mnist(mnist.source, "test"), epochs=1, progress=False)
     with pytest.raises(ValueError, match="lr_schedule must be one of"):
         train_teacher(10, 5, mnist=mnist, lr_schedule="step", progress=False)
+
+
+def test_default_per_class_is_table_2():
+    labels = np.repeat(np.arange(10), [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949])
+    assert default_per_class(10, labels) == [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
+    assert default_per_class(4, labels) == [5923, 6742, 5958, 6131]
+    assert default_per_class(15, labels) == [5000] * 15 and default_per_class(100, labels) == [600] * 100
+    assert default_per_class(101, labels) == [1000] * 101 and default_per_class(40, labels) == [1500] * 40
+

@@ -36,7 +36,7 @@ def np_log_softmax(z):
 
 
 def test_compute_loss_is_eq8_and_gradients_stay_apart(tmp_path):
-    args = make_args(tmp_path, alpha=0.3, beta=0.2, temperature=2.0)
+    args = make_args(tmp_path, alpha=0.3, beta=0.2, temperature=2.0, kl_scaling="tau2")
     trainer = LWKDTrainer(model=tiny_bert(), args=args, train_dataset=toy_dataset())
     batch = first_batch(trainer)
     model = trainer.model.train()
@@ -213,6 +213,7 @@ def test_users_own_pretrained_model_trains(tmp_path):
         (dict(beta=-0.5), "beta must be >= 0, got beta=-0.5"),
         (dict(adversarial_loss="wasserstein"), "adversarial_loss"),
         (dict(discriminator_learning_rate=0.0), "discriminator_learning_rate"),
+        (dict(kl_scaling="tau^2"), r"kl_scaling must be one of \('none', 'tau2', 'tau2_over_k'\), got kl_scaling='tau\^2'"),
     ],
 )
 def test_invalid_settings_fail_at_once(tmp_path, overrides, message):
@@ -244,3 +245,19 @@ def test_deepspeed_and_fsdp_are_refused_with_a_discriminator(tmp_path, engine):
         trainer._check_parallelism()
     trainer.args.beta = 0.0
     trainer._check_parallelism()  # vanilla KD (no discriminator) goes through the engine like any Trainer
+
+
+def test_label_smoothing_trains_smoothed_but_evaluates_plain_cross_entropy(tmp_path):
+    args = make_args(tmp_path, alpha=0.0, beta=0.0, label_smoothing_factor=0.2)
+    trainer = LWKDTrainer(model=tiny_bert(), args=args, train_dataset=toy_dataset(with_teacher=False))
+    batch = first_batch(trainer)
+    model = trainer.model
+    with torch.no_grad():
+        z = model(input_ids=batch["input_ids"]).logits.double().numpy()
+    y = batch["labels"].numpy()
+    log_p = np_log_softmax(z)
+    plain = -log_p[np.arange(len(y)), y].mean()
+    smoothed = 0.8 * plain - 0.2 * log_p.mean(axis=1).mean()
+    with torch.no_grad():
+        assert trainer.compute_loss(model.train(), dict(batch)).item() == pytest.approx(smoothed, rel=1e-5)
+        assert trainer.compute_loss(model.eval(), dict(batch)).item() == pytest.approx(plain, rel=1e-5)
