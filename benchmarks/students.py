@@ -42,7 +42,7 @@ def example_args(args: argparse.Namespace, student: str, method: str) -> list[st
     ]
     if student != "bert":
         argv += ["--embeddings_file", str(data / "thucnews" / "embedding_Tencent.npz")]
-    return argv
+    return argv + args.extra
 
 
 def main() -> None:
@@ -53,6 +53,7 @@ def main() -> None:
     parser.add_argument("--methods", nargs="+", default=["sup", "lwkd"])
     parser.add_argument("--default-epochs", type=int, default=5)
     parser.add_argument("--epochs", nargs="*", default=[], metavar="STUDENT=N", help="per-student epochs, e.g. fasttext=1")
+    parser.add_argument("--extra", nargs=argparse.REMAINDER, default=[], help="more arguments for every run")
     args = parser.parse_args()
     args.epochs = {k: int(v) for k, v in (item.split("=") for item in args.epochs)}
 

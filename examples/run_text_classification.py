@@ -1,13 +1,20 @@
 #!/usr/bin/env python
-"""Fine-tune a Chinese news classifier (THUCNews / ToutiaoNews) with LW-KD or a baseline.
+"""Fine-tune a text classifier with LW-KD or a baseline: Chinese news presets, or any labelled data and model.
 
+    # a preset (THUCNews / ToutiaoNews) and a student trained from scratch
     python examples/run_text_classification.py --dataset thucnews --data_dir DIR \
         --model textcnn --method lwkd --mnist_dir MNIST_DIR --output_dir OUT
+    # your own files (CSV, TSV, JSON, JSONL) and any sequence classifier, as transformers' run_classification.py
+    python examples/run_text_classification.py --train_file train.csv --validation_file dev.csv --test_file test.csv \
+        --text_column_name title --label_column_name topic --model_name_or_path bert-base-chinese \
+        --method lwkd --mnist_dir MNIST_DIR --do_train --do_eval --do_predict --output_dir OUT
 
 Runs unchanged under ``accelerate launch``. With ``--method lwkd`` it trains the LeNet5 teacher on
 SynMNIST-K (or reuses ``--teacher_dir``), adds the shifted teacher logits to the training split, trains
-with ``LWKDTrainer``, evaluates on dev every epoch, keeps the best model, tests, and writes
-``OUT/all_results.json`` (``test_accuracy`` among others) the transformers way.
+with ``LWKDTrainer``, evaluates on dev every epoch, keeps the best model, and writes the transformers
+way: ``all_results.json`` (``test_accuracy`` where the test split has labels), ``predict_results.txt``,
+``trainer_state.json``, a model card (``README.md``) and ``run_config.json`` (every setting of the run).
+Without any of ``--do_train/--do_eval/--do_predict`` it does all three (prediction where there is a test split).
 """
 
 from __future__ import annotations
@@ -33,8 +40,9 @@ from transformers import (
 )
 
 from lwkd_hf import LWKDConfig, LWKDTrainer, Teacher, add_teacher_logits, compute_metrics, train_teacher
+from lwkd_hf.atomic import atomic_write_json, atomic_write_text
 from lwkd_hf.baselines import add_model_logits, add_virtual_teacher_logits, shuffle_teacher_logits
-from lwkd_hf.data import load_text_classification
+from lwkd_hf.data import load_hub_dataset, load_text_classification, prepare_classification, read_data_file
 from lwkd_hf.methods import METHODS, get_method, method_config
 from lwkd_hf.soft_targets import shift_teacher_column, true_class_probability
 from lwkd_hf.synthesis import load_mnist
@@ -46,24 +54,63 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class DataArguments:
-    dataset: str = field(metadata={"help": "thucnews or toutiao", "choices": ["thucnews", "toutiao"]})
-    data_dir: str = field(metadata={"help": "Folder with the dataset's files (see README: data)"})
-    max_seq_length: int = field(default=32, metadata={"help": "Tokens per headline after truncation/padding"})
+    dataset: str | None = field(
+        default=None,
+        metadata={"help": "A ready preset read from --data_dir: thucnews or toutiao", "choices": ["thucnews", "toutiao"]},
+    )
+    data_dir: str | None = field(default=None, metadata={"help": "The preset's folder (see README: data)"})
+    dataset_name: str | None = field(default=None, metadata={"help": "A dataset on the Hugging Face Hub"})
+    dataset_config_name: str | None = field(default=None, metadata={"help": "Its configuration name"})
+    train_file: str | None = field(default=None, metadata={"help": "Training data: CSV, TSV, JSON or JSONL"})
+    validation_file: str | None = field(
+        default=None, metadata={"help": "Validation data (default: carved out of train, stratified, seeded)"}
+    )
+    test_file: str | None = field(default=None, metadata={"help": "Test data; its label column may be absent"})
+    text_column_name: str | None = field(
+        default=None, metadata={"help": "Text column(s), comma-separated, joined by --text_column_delimiter (default: text)"}
+    )
+    text_column_delimiter: str = field(default=" ", metadata={"help": "Joins several text columns"})
+    label_column_name: str = field(default="label", metadata={"help": "Label column: strings or integers"})
+    validation_split_ratio: float = field(
+        default=0.05, metadata={"help": "Share of train held out as validation where there is no validation split"}
+    )
+    max_seq_length: int = field(default=32, metadata={"help": "Tokens per text after truncation/padding"})
     max_train_samples: int | None = field(default=None, metadata={"help": "Use a seeded random N training rows"})
     max_eval_samples: int | None = field(default=None, metadata={"help": "Use a seeded random N dev rows"})
     max_predict_samples: int | None = field(default=None, metadata={"help": "Use a seeded random N test rows"})
-    split_seed: int = field(default=42, metadata={"help": "Seed of the stratified 18:1:1 split where splits are missing"})
+    split_seed: int = field(default=42, metadata={"help": "Seed of the stratified splits where splits are missing"})
+
+    def __post_init__(self):
+        sources = [name for name, given in (("--dataset", self.dataset), ("--dataset_name", self.dataset_name),
+                                            ("--train_file", self.train_file)) if given]
+        if len(sources) != 1:
+            raise ValueError(f"give exactly one data source: --dataset (with --data_dir), --dataset_name or "
+                             f"--train_file; got {sources or 'none'}")
+        if self.dataset and not self.data_dir:
+            raise ValueError(f"--dataset {self.dataset} needs --data_dir")
+        if not 0.0 < self.validation_split_ratio < 1.0:
+            raise ValueError(f"--validation_split_ratio must be in (0, 1), got {self.validation_split_ratio}")
+
+    @property
+    def text_columns(self) -> list[str]:
+        return [c.strip() for c in (self.text_column_name or "text").split(",") if c.strip()]
 
 
 @dataclass
 class ModelArguments:
     model: str = field(
         default="textcnn",
-        metadata={"help": "Student architecture", "choices": ["textcnn", "textrcnn", "dpcnn", "fasttext", "bert"]},
+        metadata={"help": "Student trained from scratch (ignored with --model_name_or_path)",
+                  "choices": ["textcnn", "textrcnn", "dpcnn", "fasttext", "bert"]},
     )
     model_name_or_path: str | None = field(
         default=None,
-        metadata={"help": "BERT only: a local checkpoint or Hub id (e.g. bert-base-chinese); default a small BERT from BertConfig"},
+        metadata={"help": "Any sequence classifier: a local folder or Hub id with AutoModelForSequenceClassification "
+                  "and AutoTokenizer (e.g. bert-base-chinese, or an earlier run's output_dir)"},
+    )
+    tokenizer_name: str | None = field(default=None, metadata={"help": "Tokenizer to use instead of the model's"})
+    ignore_mismatched_sizes: bool = field(
+        default=False, metadata={"help": "Load a checkpoint whose classifier head has another number of labels"}
     )
     tokenizer_level: str = field(default="char", metadata={"help": "char or word (jieba)", "choices": ["char", "word"]})
     vocab_file: str | None = field(default=None, metadata={"help": "vocab.json to use instead of building one from train"})
@@ -152,8 +199,9 @@ def parse_overrides(text: str | None) -> dict:
 
 
 def build_tokenizer(model_args: ModelArguments, data_args: DataArguments, train_texts):
-    if model_args.model == "bert" and model_args.model_name_or_path:
-        return AutoTokenizer.from_pretrained(model_args.model_name_or_path)
+    """The checkpoint's (or ``--tokenizer_name``'s) tokenizer, else the Chinese char/word tokenizer."""
+    if model_args.tokenizer_name or model_args.model_name_or_path:
+        return AutoTokenizer.from_pretrained(model_args.tokenizer_name or model_args.model_name_or_path)
     if model_args.vocab_file:
         return ChineseTextTokenizer.from_vocab_file(
             model_args.vocab_file, level=model_args.tokenizer_level, max_length=data_args.max_seq_length
@@ -168,13 +216,15 @@ def build_tokenizer(model_args: ModelArguments, data_args: DataArguments, train_
 
 
 def build_model(model_args: ModelArguments, tokenizer, labels: list[str]):
+    """``--model_name_or_path`` through the Auto classes, else a student from scratch; labels named either way."""
     id2label = dict(enumerate(labels))
     label2id = {name: i for i, name in id2label.items()}
+    if model_args.model_name_or_path:
+        return AutoModelForSequenceClassification.from_pretrained(
+            model_args.model_name_or_path, num_labels=len(labels), id2label=id2label, label2id=label2id,
+            ignore_mismatched_sizes=model_args.ignore_mismatched_sizes,
+        )
     if model_args.model == "bert":
-        if model_args.model_name_or_path:
-            return AutoModelForSequenceClassification.from_pretrained(
-                model_args.model_name_or_path, num_labels=len(labels), id2label=id2label, label2id=label2id
-            )
         return build_small_bert(
             tokenizer.vocab_size, len(labels), pad_token_id=tokenizer.pad_token_id, id2label=id2label, label2id=label2id
         )
@@ -194,6 +244,54 @@ def build_model(model_args: ModelArguments, tokenizer, labels: list[str]):
         label2id=label2id,
         **overrides,
     )
+
+
+def load_raw_data(data_args: DataArguments) -> datasets.DatasetDict:
+    """``train``/``validation``[/``test``] with ``text`` and a ``ClassLabel`` ``label`` from the chosen source."""
+    if data_args.dataset:
+        return load_text_classification(data_args.dataset, data_args.data_dir, split_seed=data_args.split_seed)
+    if data_args.dataset_name:
+        raw = load_hub_dataset(data_args.dataset_name, data_args.dataset_config_name)
+        sources = {split: f"{data_args.dataset_name} [{split}]" for split in raw}
+    else:
+        files = {"train": data_args.train_file, "validation": data_args.validation_file, "test": data_args.test_file}
+        raw = {split: read_data_file(path, split) for split, path in files.items() if path}
+        sources = {split: path for split, path in files.items() if path}
+    return prepare_classification(
+        dict(raw), text_columns=data_args.text_columns, label_column=data_args.label_column_name, sources=sources,
+        text_delimiter=data_args.text_column_delimiter, validation_fraction=data_args.validation_split_ratio,
+        split_seed=data_args.split_seed,
+    )
+
+
+def write_predictions(path: Path, predictions, labels: list[str]) -> None:
+    """``predict_results.txt`` as run_classification.py writes it: ``index<TAB>prediction`` (label names)."""
+    lines = ["index\tprediction"] + [f"{i}\t{labels[p]}" for i, p in enumerate(predictions)]
+    atomic_write_text(path, "\n".join(lines) + "\n")
+
+
+def write_model_card(trainer, method_args, training_args, teacher, data_args, model_args) -> None:
+    """Trainer's model card plus what LW-KD adds: the method, alpha, beta, tau, KL scaling and the teacher."""
+    dataset = data_args.dataset or data_args.dataset_name or Path(data_args.train_file).name
+    trainer.create_model_card(
+        model_name=Path(training_args.output_dir).name, finetuned_from=model_args.model_name_or_path,
+        tags=["lwkd-hf", "knowledge-distillation", method_args.method], dataset=dataset,
+    )
+    card = Path(training_args.output_dir) / "README.md"
+    if not trainer.is_world_process_zero() or not card.is_file():
+        return
+    method = get_method(method_args.method)
+    lines = ["", "## LW-KD", "", f"- method: `{method.name}` ({method.description})",
+             f"- alpha: {training_args.alpha}", f"- beta: {training_args.beta}",
+             f"- temperature (tau): {training_args.temperature}", f"- kl_scaling: `{training_args.kl_scaling}`",
+             f"- label_smoothing_factor: {training_args.label_smoothing_factor}"]
+    if teacher is not None:
+        config = teacher.config
+        lines += [f"- lightweight teacher: LeNet5 on SynMNIST-{config.num_classes} ({sum(config.per_class):,} images, "
+                  f"{config.epochs} epochs), held-out accuracy {config.test_accuracy:.4f}, MNIST sha256 "
+                  f"`{config.mnist_sha256}`"]
+    lines += ["- every setting of the run: `run_config.json`", ""]
+    atomic_write_text(card, card.read_text(encoding="utf-8") + "\n".join(lines))
 
 
 def lightweight_teacher(method_args: MethodArguments, training_args: ExampleConfig, k: int):
@@ -285,8 +383,6 @@ def write_run_config(path: Path, data_args, model_args, method_args, training_ar
     """Everything the run ran with: every argument, the method's settings, the teacher, the code and versions."""
     import torch
 
-    from lwkd_hf.atomic import atomic_write_json
-
     record = {
         "data": dataclasses.asdict(data_args),
         "model": dataclasses.asdict(model_args),
@@ -306,64 +402,93 @@ def main(argv: list[str] | None = None) -> dict:
     parser = HfArgumentParser((DataArguments, ModelArguments, MethodArguments, ExampleConfig))
     data_args, model_args, method_args, training_args = parser.parse_args_into_dataclasses(args=argv)
     training_args = method_config(training_args, method_args.method, label_smoothing=method_args.lsr_epsilon)
+    # TrainingArguments turns do_eval on by itself when eval_strategy is set, so "asked for" is read off the flags
+    given = sys.argv[1:] if argv is None else argv
+    asked_eval = any(a == "--do_eval" or a.startswith("--do_eval=") for a in given) and training_args.do_eval
+    explicit = training_args.do_train or training_args.do_predict or asked_eval
+    do_train, do_eval, do_predict = (
+        (training_args.do_train, asked_eval, training_args.do_predict) if explicit else (True, True, True)
+    )
 
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO, stream=sys.stdout)
     log_level = training_args.get_process_log_level()
     logger.setLevel(log_level)
     transformers.utils.logging.set_verbosity(log_level)
     datasets.utils.logging.set_verbosity(log_level)
-    logger.info(f"method={method_args.method} model={model_args.model} dataset={data_args.dataset}")
+    model_name = model_args.model_name_or_path or model_args.model
+    logger.info(f"method={method_args.method} model={model_name} data={data_args.dataset or data_args.dataset_name or data_args.train_file}")
     set_seed(training_args.seed)
 
-    raw = load_text_classification(data_args.dataset, data_args.data_dir, split_seed=data_args.split_seed)
-    raw["train"] = select(raw["train"], data_args.max_train_samples, data_args.split_seed)
-    raw["validation"] = select(raw["validation"], data_args.max_eval_samples, data_args.split_seed)
-    raw["test"] = select(raw["test"], data_args.max_predict_samples, data_args.split_seed)
+    raw = load_raw_data(data_args)
+    if do_predict and "test" not in raw:
+        if explicit:
+            raise ValueError("--do_predict needs a test split: pass --test_file (or a dataset with a 'test' split)")
+        logger.info("no test split: prediction skipped")
+        do_predict = False
+    for split, limit in (("train", data_args.max_train_samples), ("validation", data_args.max_eval_samples),
+                         ("test", data_args.max_predict_samples)):
+        if split in raw:
+            raw[split] = select(raw[split], limit, data_args.split_seed)
     labels = raw["train"].features["label"].names
     k = len(labels)
 
-    with training_args.main_process_first(desc="soft targets"):
-        raw["train"], teacher = add_soft_targets(method_args, data_args, training_args, raw["train"], k)
+    teacher = None
+    if do_train:
+        with training_args.main_process_first(desc="soft targets"):
+            raw["train"], teacher = add_soft_targets(method_args, data_args, training_args, raw["train"], k)
     if training_args.should_save:
         Path(training_args.output_dir).mkdir(parents=True, exist_ok=True)
-        summary = soft_target_summary(raw["train"], training_args, k)
+        summary = soft_target_summary(raw["train"], training_args, k) if do_train else None
         write_run_config(Path(training_args.output_dir), data_args, model_args, method_args, training_args, teacher,
                          summary)
     tokenizer = build_tokenizer(model_args, data_args, raw["train"]["text"])
     with training_args.main_process_first(desc="tokenization"):
-        encoded = tokenize_dataset(raw, tokenizer)
+        encoded = tokenize_dataset(raw, tokenizer, max_length=data_args.max_seq_length)
     model = build_model(model_args, tokenizer, labels)
 
     trainer = LWKDTrainer(
         model=model,
         args=training_args,
-        train_dataset=encoded["train"],
+        train_dataset=encoded["train"] if do_train else None,
         eval_dataset=encoded["validation"],
         processing_class=tokenizer,
         compute_metrics=compute_metrics,
     )
     if training_args.early_stopping_patience:
         trainer.add_callback(EarlyStoppingCallback(early_stopping_patience=training_args.early_stopping_patience))
-    train_result = trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
-    trainer.remove_callback(EarlyStoppingCallback)  # it watches eval_loss; the test evaluation below has none
-    trainer.save_model()
-    metrics = dict(train_result.metrics, train_samples=len(encoded["train"]))
-    trainer.log_metrics("train", metrics)
-    trainer.save_metrics("train", metrics)
+    metrics = {}
+    if do_train:
+        train_result = trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
+        trainer.remove_callback(EarlyStoppingCallback)  # it watches eval_loss; the evaluations below have none
+        trainer.save_model()
+        metrics = dict(train_result.metrics, train_samples=len(encoded["train"]))
+        trainer.log_metrics("train", metrics)
+        trainer.save_metrics("train", metrics)
+        trainer.save_state()
 
-    metrics = trainer.evaluate(metric_key_prefix="eval")
-    metrics["eval_samples"] = len(encoded["validation"])
-    trainer.log_metrics("eval", metrics)
-    trainer.save_metrics("eval", metrics)
+    if do_eval:
+        metrics = trainer.evaluate(metric_key_prefix="eval")
+        metrics["eval_samples"] = len(encoded["validation"])
+        trainer.log_metrics("eval", metrics)
+        trainer.save_metrics("eval", metrics)
 
-    metrics = trainer.evaluate(encoded["test"], metric_key_prefix="test")
-    metrics["test_samples"] = len(encoded["test"])
-    trainer.log_metrics("test", metrics)
-    trainer.save_metrics("test", metrics)
-    trainer.save_state()
-    if trainer.is_world_process_zero():
-        print(f"test_accuracy = {metrics['test_accuracy']:.4f}  ({method_args.method}, {model_args.model}, "
-              f"{data_args.dataset}; results in {os.path.join(training_args.output_dir, 'all_results.json')})")
+    if do_predict:
+        test = encoded["test"]
+        if "label" in test.column_names:  # a labelled test split is also scored
+            metrics = trainer.evaluate(test, metric_key_prefix="test")
+            metrics["test_samples"] = len(test)
+            trainer.log_metrics("test", metrics)
+            trainer.save_metrics("test", metrics)
+            test = test.remove_columns("label")
+        predictions = trainer.predict(test, metric_key_prefix="predict").predictions
+        if trainer.is_world_process_zero():
+            write_predictions(Path(training_args.output_dir) / "predict_results.txt", predictions.argmax(-1), labels)
+
+    if do_train and training_args.should_save:
+        write_model_card(trainer, method_args, training_args, teacher, data_args, model_args)
+    if trainer.is_world_process_zero() and "test_accuracy" in metrics:
+        print(f"test_accuracy = {metrics['test_accuracy']:.4f}  ({method_args.method}, {model_name}; results in "
+              f"{os.path.join(training_args.output_dir, 'all_results.json')})")
     return metrics
 
 

@@ -7,8 +7,6 @@ import json
 import sys
 from pathlib import Path
 
-DATA_FILE_BUILDERS = {".csv": "csv", ".tsv": "csv", ".json": "json", ".jsonl": "json"}
-
 
 def _teacher(args: argparse.Namespace) -> None:
     from .teacher import train_teacher
@@ -40,6 +38,8 @@ def load_input(paths: list[Path]):
     """A ``save_to_disk`` folder (Dataset or DatasetDict) or CSV/TSV/JSON(L) files, as a DatasetDict."""
     import datasets
 
+    from .data import FILE_BUILDERS
+
     if len(paths) == 1 and paths[0].is_dir():
         loaded = datasets.load_from_disk(str(paths[0]))
         return loaded if isinstance(loaded, datasets.DatasetDict) else datasets.DatasetDict({"train": loaded})
@@ -47,13 +47,12 @@ def load_input(paths: list[Path]):
     missing = [str(p) for p in paths if not p.is_file()]
     if missing:
         raise FileNotFoundError(f"input not found: {', '.join(missing)}")
-    if len(suffixes) != 1 or next(iter(suffixes)) not in DATA_FILE_BUILDERS:
+    if len(suffixes) != 1 or next(iter(suffixes)) not in FILE_BUILDERS:
         raise ValueError(
-            f"--input takes one save_to_disk folder or files of one type {sorted(DATA_FILE_BUILDERS)}, got {suffixes}"
+            f"--input takes one save_to_disk folder or files of one type {sorted(FILE_BUILDERS)}, got {suffixes}"
         )
-    suffix = suffixes.pop()
-    kwargs = {"delimiter": "\t"} if suffix == ".tsv" else {}
-    return datasets.load_dataset(DATA_FILE_BUILDERS[suffix], data_files={"train": [str(p) for p in paths]}, **kwargs)
+    builder, kwargs = FILE_BUILDERS[suffixes.pop()]
+    return datasets.load_dataset(builder, data_files={"train": [str(p) for p in paths]}, **kwargs)
 
 
 def _targets(args: argparse.Namespace) -> None:

@@ -286,3 +286,125 @@ def load_text_classification(name: str, data_dir: str | os.PathLike, **kwargs) -
     except KeyError:
         raise ValueError(f"unknown text dataset {name!r}; choose one of {sorted(LOADERS)}") from None
     return loader(data_dir, **kwargs)
+
+
+# ----------------------------------------------------------------------------------------------- any labelled data
+
+#: file suffix -> (``datasets`` builder, its keyword arguments)
+FILE_BUILDERS = {".csv": ("csv", {}), ".tsv": ("csv", {"delimiter": "\t"}), ".json": ("json", {}), ".jsonl": ("json", {})}
+
+
+def read_data_file(path: str | os.PathLike, split: str = "train") -> Dataset:
+    """One CSV, TSV, JSON or JSON Lines file as a ``Dataset`` (through ``datasets.load_dataset``, so it is cached)."""
+    import datasets
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"data file not found: {path}")
+    if path.suffix.lower() not in FILE_BUILDERS:
+        raise ValueError(f"{path}: expected a file ending in one of {sorted(FILE_BUILDERS)}, got {path.suffix!r}")
+    builder, kwargs = FILE_BUILDERS[path.suffix.lower()]
+    return datasets.load_dataset(builder, data_files={split: str(path)}, split=split, **kwargs)
+
+
+def load_hub_dataset(name: str, config_name: str | None = None) -> DatasetDict:
+    """``datasets.load_dataset(name, config_name)``, with a clear error where the Hub cannot be reached."""
+    import datasets
+
+    try:
+        return datasets.load_dataset(name, config_name)
+    except (ConnectionError, OSError, ValueError) as err:
+        offline = os.environ.get("HF_DATASETS_OFFLINE") == "1" or os.environ.get("HF_HUB_OFFLINE") == "1"
+        why = "offline mode is on (HF_HUB_OFFLINE / HF_DATASETS_OFFLINE)" if offline else "see the error above"
+        raise ValueError(
+            f"could not load dataset {name!r} from the Hugging Face Hub ({why}); pass local files with "
+            f"--train_file/--validation_file/--test_file instead. Original error: {err}"
+        ) from err
+
+
+def prepare_classification(
+    raw: dict[str, Dataset],
+    *,
+    text_columns: Sequence[str],
+    label_column: str = "label",
+    sources: dict[str, str] | None = None,
+    text_delimiter: str = " ",
+    validation_fraction: float = 0.05,
+    split_seed: int = 42,
+) -> DatasetDict:
+    """Any labelled splits -> ``train``/``validation``[/``test``] with ``text`` (str) and ``label`` (ClassLabel).
+
+    ``text_columns`` are joined with ``text_delimiter``. String (or integer) labels become class ids in
+    sorted order of the training labels (a ``ClassLabel`` keeps its own names); a validation or test label
+    the training split lacks is an error naming the split's source and row. A missing ``validation`` is
+    carved out of ``train`` (``validation_fraction``, stratified, seeded); a missing ``test`` stays missing,
+    and a test split without the label column is kept unlabelled (for prediction only).
+    """
+    sources = sources or {}
+    if "train" not in raw:
+        raise ValueError(f"no training split: got splits {sorted(raw)}")
+
+    def where(split: str) -> str:
+        return sources.get(split, f"split '{split}'")
+
+    for split, dataset in raw.items():
+        missing = [c for c in text_columns if c not in dataset.column_names]
+        if missing:
+            raise ValueError(
+                f"{where(split)}: text column(s) {missing} not found; it has columns {dataset.column_names} "
+                "(set --text_column_name)"
+            )
+        if label_column not in dataset.column_names and split != "test":
+            raise ValueError(
+                f"{where(split)}: label column {label_column!r} not found; it has columns {dataset.column_names} "
+                "(set --label_column_name)"
+            )
+    train_feature = raw["train"].features[label_column]
+    if isinstance(train_feature, ClassLabel):
+        names = list(train_feature.names)
+        to_id = {name: i for i, name in enumerate(names)}
+    else:
+        values = raw["train"][label_column]
+        if any(v is None for v in values):
+            raise ValueError(f"{where('train')}: row {values.index(None)} has no label")
+        names = [str(v) for v in sorted(set(values))]
+        to_id = {str(v): i for i, v in enumerate(sorted(set(values)))}
+
+    def convert(split: str, dataset: Dataset) -> tuple[list[str], list[int] | None]:
+        columns = [dataset[c] for c in text_columns]
+        texts = []
+        for row, parts in enumerate(zip(*columns)):
+            if any(p is None for p in parts):
+                raise ValueError(f"{where(split)}: row {row} has no text in {list(text_columns)}")
+            texts.append(text_delimiter.join(str(p) for p in parts))
+        if label_column not in dataset.column_names:
+            return texts, None
+        feature = dataset.features[label_column]
+        values = dataset[label_column]
+        keys = [feature.int2str(v) if isinstance(feature, ClassLabel) else str(v) for v in values]
+        unknown = [(row, key) for row, key in enumerate(keys) if key not in to_id]
+        if unknown:
+            row, key = unknown[0]
+            raise ValueError(
+                f"{where(split)}: label {key!r} at row {row} does not occur in the training labels {names} "
+                f"({len(unknown)} such rows)"
+            )
+        return texts, [to_id[k] for k in keys]
+
+    examples = {split: convert(split, dataset) for split, dataset in raw.items() if split in SPLITS}
+    if "validation" not in examples:
+        texts, labels = examples["train"]
+        train_idx, val_idx = stratified_split(labels, [1.0 - validation_fraction, validation_fraction], seed=split_seed)
+        examples["validation"] = ([texts[i] for i in val_idx], [labels[i] for i in val_idx])
+        examples["train"] = ([texts[i] for i in train_idx], [labels[i] for i in train_idx])
+    out = {}
+    for split in SPLITS:
+        if split not in examples:
+            continue
+        texts, labels = examples[split]
+        if labels is None:
+            out[split] = Dataset.from_dict({"text": texts}, features=Features({"text": Value("string")}))
+        else:
+            features = Features({"text": Value("string"), "label": ClassLabel(names=names)})
+            out[split] = Dataset.from_dict({"text": texts, "label": labels}, features=features)
+    return DatasetDict(out)

@@ -124,3 +124,152 @@ def test_two_cpu_processes_under_accelerate_launch(thucnews_dir, tmp_path):
     assert 0.0 <= metrics["test_accuracy"] <= 1.0
     state = json.loads((out / "trainer_state.json").read_text())
     assert state["train_batch_size"] == 32 and state["global_step"] == 4  # 256 rows / (2 processes x 32)
+
+
+# ---- your own data and model: files with other column names, string labels, a local checkpoint ----
+
+TOPICS = {0: "finance", 1: "realty", 2: "stocks"}
+
+
+def headlines(thucnews_dir, n_per_class, offset=0):
+    """``n_per_class`` THUCNews training headlines of classes 0-2 (rows from ``offset``), labelled by topic name."""
+    rows, seen = [], {c: 0 for c in TOPICS}
+    for line in (thucnews_dir / "train_first45000.txt").read_text(encoding="utf-8").splitlines():
+        text, label = line.rsplit("\t", 1)
+        label = int(label)
+        if label in TOPICS:
+            seen[label] += 1
+            if offset < seen[label] <= offset + n_per_class:
+                rows.append({"title": text, "topic": TOPICS[label]})
+    return rows
+
+
+@pytest.fixture(scope="module")
+def tiny_checkpoint(thucnews_dir, tmp_path_factory):
+    """A tiny BERT saved with save_pretrained and a BertTokenizerFast built from a vocabulary file."""
+    from transformers import BertConfig, BertForSequenceClassification, BertTokenizerFast
+
+    folder = tmp_path_factory.mktemp("tiny-bert")
+    chars = sorted({ch for row in headlines(thucnews_dir, 200) for ch in row["title"]})
+    vocab = folder / "vocab.txt"
+    vocab.write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *chars]) + "\n", encoding="utf-8")
+    tokenizer = BertTokenizerFast(vocab_file=str(vocab))
+    config = BertConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                        intermediate_size=64, max_position_embeddings=64, num_labels=3)
+    BertForSequenceClassification(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+def write_csv(path, rows, columns):
+    import csv
+
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows({c: row[c] for c in columns} for row in rows)
+
+
+def predicted_labels(output_dir, texts):
+    model = AutoModelForSequenceClassification.from_pretrained(output_dir).eval()
+    tokenizer = AutoTokenizer.from_pretrained(output_dir)
+    encoded = tokenizer(texts, padding="max_length", truncation=True, max_length=32, return_tensors="pt")
+    logits = model(**encoded).logits
+    return [model.config.id2label[i] for i in logits.argmax(-1).tolist()]
+
+
+def own_data_args(output_dir, checkpoint, mnist_dir, *extra):
+    return ["--model_name_or_path", str(checkpoint), "--method", "lwkd", "--mnist_dir", str(mnist_dir),
+            "--teacher_per_class", "50", "--teacher_epochs", "1", "--text_column_name", "title",
+            "--label_column_name", "topic", "--output_dir", str(output_dir), "--num_train_epochs", "1",
+            "--per_device_train_batch_size", "16", "--disable_tqdm", "true", "--report_to", "none", *extra]
+
+
+def test_own_csv_with_string_labels_and_a_local_checkpoint(thucnews_dir, mnist_dir, tiny_checkpoint, tmp_path):
+    write_csv(tmp_path / "train.csv", headlines(thucnews_dir, 40), ["title", "topic"])
+    write_csv(tmp_path / "dev.csv", headlines(thucnews_dir, 8, offset=40), ["title", "topic"])
+    test_rows = headlines(thucnews_dir, 6, offset=60)
+    write_csv(tmp_path / "test.csv", test_rows, ["title", "topic"])
+    out = tmp_path / "out"
+    run_text_classification.main(own_data_args(
+        out, tiny_checkpoint, mnist_dir, "--train_file", str(tmp_path / "train.csv"),
+        "--validation_file", str(tmp_path / "dev.csv"), "--test_file", str(tmp_path / "test.csv"),
+        "--do_train", "--do_eval", "--do_predict"))
+
+    metrics = results(out)
+    assert metrics["train_samples"] == 120 and metrics["eval_samples"] == 24 and metrics["test_samples"] == 18
+    assert 0.0 <= metrics["test_accuracy"] <= 1.0
+    config = json.loads((out / "config.json").read_text())
+    assert config["id2label"] == {"0": "finance", "1": "realty", "2": "stocks"}  # sorted string labels
+    teacher = json.loads((out / "run_config.json").read_text())["lightweight_teacher"]
+    assert teacher["num_classes"] == 3 and teacher["per_class"] == [50] * 3
+    lines = (out / "predict_results.txt").read_text(encoding="utf-8").splitlines()
+    assert lines[0] == "index\tprediction" and len(lines) == 19
+    written = [line.split("\t")[1] for line in lines[1:]]
+    # the saved model and tokenizer classify raw text again, as the run predicted
+    assert predicted_labels(out, [row["title"] for row in test_rows]) == written
+    card = (out / "README.md").read_text(encoding="utf-8")
+    assert "## LW-KD" in card and "kl_scaling: `none`" in card and "SynMNIST-3" in card
+    assert teacher["mnist_sha256"] in card
+
+
+def test_own_jsonl_without_validation_and_an_unlabelled_test_file(thucnews_dir, mnist_dir, tiny_checkpoint, tmp_path):
+    train = headlines(thucnews_dir, 40)
+    (tmp_path / "train.jsonl").write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in train), encoding="utf-8")
+    unlabelled = [{"title": r["title"]} for r in headlines(thucnews_dir, 3, offset=60)]
+    (tmp_path / "test.jsonl").write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in unlabelled),
+                                         encoding="utf-8")
+    out = tmp_path / "out"
+    run_text_classification.main(own_data_args(
+        out, tiny_checkpoint, mnist_dir, "--train_file", str(tmp_path / "train.jsonl"),
+        "--test_file", str(tmp_path / "test.jsonl"), "--do_train", "--do_predict"))
+    metrics = results(out)
+    assert metrics["train_samples"] == 114  # 6 of 120 (5 %, 2 per class) carved out as validation
+    assert "test_accuracy" not in metrics and not (out / "eval_results.json").exists()
+    lines = (out / "predict_results.txt").read_text(encoding="utf-8").splitlines()
+    assert len(lines) == 1 + len(unlabelled)
+    assert [line.split("\t")[1] for line in lines[1:]] == predicted_labels(out, [r["title"] for r in unlabelled])
+
+
+def test_own_data_errors_name_the_file_and_row_before_training(thucnews_dir, tiny_checkpoint, mnist_dir, tmp_path):
+    write_csv(tmp_path / "train.csv", headlines(thucnews_dir, 5), ["title", "topic"])
+    dev = headlines(thucnews_dir, 2, offset=5) + [{"title": "一条新闻", "topic": "sports"}]
+    write_csv(tmp_path / "dev.csv", dev, ["title", "topic"])
+    base = own_data_args(tmp_path / "out", tiny_checkpoint, mnist_dir, "--train_file", str(tmp_path / "train.csv"))
+    with pytest.raises(ValueError, match=r"dev\.csv: label 'sports' at row 6 does not occur in the training labels"):
+        run_text_classification.main(base + ["--validation_file", str(tmp_path / "dev.csv")])
+    with pytest.raises(ValueError, match=r"train\.csv: text column\(s\) \['headline'\] not found"):
+        run_text_classification.main(base + ["--text_column_name", "headline"])
+    with pytest.raises(ValueError, match="--do_predict needs a test split"):
+        run_text_classification.main(base + ["--do_train", "--do_predict"])
+    with pytest.raises(ValueError, match="give exactly one data source"):
+        run_text_classification.main(base + ["--dataset", "thucnews", "--data_dir", str(thucnews_dir)])
+    assert not (tmp_path / "out" / "all_results.json").exists()
+
+
+def test_hub_dataset_offline_says_so(tiny_checkpoint, mnist_dir, tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    args = own_data_args(tmp_path / "out", tiny_checkpoint, mnist_dir, "--dataset_name", "someone/news-headlines")
+    with pytest.raises(ValueError, match="could not load dataset 'someone/news-headlines' from the Hugging Face Hub "
+                                         r"\(offline mode is on"):
+        run_text_classification.main(args)
+
+
+def test_kd_teacher_logits_use_the_teachers_training_length(thucnews_dir, tiny_checkpoint, sup_run, tmp_path):
+    # the tiny checkpoint's tokenizer has no length of its own (model_max_length = VERY_LARGE_INTEGER): padding to it
+    # failed; its logits are now computed at the student's --max_seq_length, and a run of this script records its own
+    tokenizer = AutoTokenizer.from_pretrained(tiny_checkpoint)
+    assert tokenizer.model_max_length > 10**9
+    assert run_text_classification.model_teacher_length(str(tiny_checkpoint), 24) == 24
+    assert run_text_classification.model_teacher_length(str(sup_run), 24) == 32  # from its run_config.json
+    write_csv(tmp_path / "train.csv", headlines(thucnews_dir, 20), ["title", "topic"])
+    out = tmp_path / "kd"
+    run_text_classification.main([
+        "--train_file", str(tmp_path / "train.csv"), "--text_column_name", "title", "--label_column_name", "topic",
+        "--model", "fasttext", "--config_overrides", "ngram_buckets=100,embedding_dim=16", "--method", "kd",
+        "--kd_teacher_dir", str(tiny_checkpoint), "--max_seq_length", "24", "--output_dir", str(out),
+        "--num_train_epochs", "1", "--disable_tqdm", "true", "--report_to", "none"])
+    record = json.loads((out / "run_config.json").read_text())
+    assert record["method"]["kd_teacher_dir"] == str(tiny_checkpoint) and record["training"]["beta"] == 0.0
+    assert 0.0 < record["soft_targets"]["true_class_probability"] < 1.0
