@@ -38,7 +38,7 @@ def run(mnist, name: str, seed: int, epochs: int, device: str | None) -> dict:
               f"{loss if math.isfinite(loss) else float('nan'):.4f}", flush=True)
 
     teacher = train_teacher(10, mnist=mnist, epochs=epochs, learning_rate=learning_rate, lr_schedule=schedule,
-                            seed=seed, progress=False, device=device, on_epoch_end=record)
+                            seed=seed, progress=False, device=device, cache_dir=None, on_epoch_end=record)
     return {"setting": name, "learning_rate": learning_rate, "lr_schedule": schedule, "seed": seed,
             "examples": sum(teacher.config.per_class), "epochs": epochs, "curve": curve,
             "final_test_accuracy": teacher.config.test_accuracy, "device": str(next(teacher.model.parameters()).device)}

@@ -44,7 +44,7 @@ def run_row(name: str, mnist, seed: int, threads: int | None, progress: bool) ->
     build_seconds = time.perf_counter() - start
     start = time.perf_counter()
     teacher = train_teacher(
-        k, per_class, mnist=mnist, epochs=epochs, seed=seed, progress=progress, num_threads=threads
+        k, per_class, mnist=mnist, epochs=epochs, seed=seed, progress=progress, num_threads=threads, cache_dir=None
     )
     config = teacher.config
     return {

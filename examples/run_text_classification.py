@@ -45,8 +45,6 @@ from lwkd_hf.baselines import add_model_logits, add_virtual_teacher_logits, shuf
 from lwkd_hf.data import load_hub_dataset, load_text_classification, prepare_classification, read_data_file
 from lwkd_hf.methods import METHODS, get_method, method_config
 from lwkd_hf.soft_targets import shift_teacher_column, true_class_probability
-from lwkd_hf.synthesis import load_mnist
-from lwkd_hf.teacher import default_per_class
 from lwkd_hf.text_models import build_small_bert, build_student
 from lwkd_hf.tokenization import ChineseTextTokenizer, load_pretrained_embeddings, tokenize_dataset
 
@@ -138,6 +136,10 @@ class MethodArguments:
         metadata={"help": "SynMNIST examples per class (default: Table 2's; for K=10 the MNIST training set itself)"},
     )
     teacher_epochs: int = field(default=10, metadata={"help": "Epochs of LeNet5 training"})
+    teacher_cache_dir: str | None = field(
+        default=None, metadata={"help": "Teacher cache folder (default: $LWKD_CACHE_DIR or ~/.cache/lwkd_hf)"}
+    )
+    no_teacher_cache: bool = field(default=False, metadata={"help": "Always train the teacher; skip the cache"})
     kd_teacher_dir: str | None = field(
         default=None,
         metadata={
@@ -295,24 +297,17 @@ def write_model_card(trainer, method_args, training_args, teacher, data_args, mo
 
 
 def lightweight_teacher(method_args: MethodArguments, training_args: ExampleConfig, k: int):
-    """Load ``--teacher_dir`` or train LeNet5 on SynMNIST-K into OUT/teacher (main process first)."""
+    """Load ``--teacher_dir``, or train LeNet5 on SynMNIST-K (reused from the teacher cache when it has this
+    recipe) and keep a copy in OUT/teacher."""
     if method_args.teacher_dir:
         return Teacher.load(method_args.teacher_dir)
     if not method_args.mnist_dir:
         raise ValueError(f"--method {method_args.method} needs --mnist_dir (or a saved --teacher_dir)")
-    teacher_dir = Path(training_args.output_dir) / "teacher"
-    per_class = method_args.teacher_per_class
-    if (teacher_dir / "config.json").is_file():  # a rerun into the same folder reuses its teacher if it matches
-        teacher = Teacher.load(teacher_dir)
-        config = teacher.config
-        wanted = [per_class] * k if per_class else default_per_class(k, load_mnist(method_args.mnist_dir).labels)
-        if (config.num_classes, config.per_class, config.seed, config.epochs) == (
-            k, wanted, training_args.seed, method_args.teacher_epochs
-        ):
-            return teacher
+    cache = None if method_args.no_teacher_cache else (method_args.teacher_cache_dir or True)
     return train_teacher(
-        k, per_class, mnist=method_args.mnist_dir, epochs=method_args.teacher_epochs, seed=training_args.seed,
-        output_dir=teacher_dir if training_args.should_save else None, device=training_args.device,
+        k, method_args.teacher_per_class, mnist=method_args.mnist_dir, epochs=method_args.teacher_epochs,
+        seed=training_args.seed, device=training_args.device, cache_dir=cache,
+        output_dir=Path(training_args.output_dir) / "teacher" if training_args.should_save else None,
     )
 
 

@@ -25,6 +25,7 @@ def _teacher(args: argparse.Namespace) -> None:
         seed=args.seed,
         output_dir=args.output,
         device=args.device,
+        cache_dir=None if args.no_teacher_cache else (args.cache_dir or True),
     )
     config = teacher.config
     print(
@@ -88,6 +89,8 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: Table 2's; for K=10 the MNIST training set itself)",
     )
     teacher.add_argument("--device", help="cpu, cuda, cuda:1, ... (default: the GPU when there is one)")
+    teacher.add_argument("--cache-dir", help="teacher cache (default: $LWKD_CACHE_DIR or ~/.cache/lwkd_hf)")
+    teacher.add_argument("--no-teacher-cache", action="store_true", help="always train; do not read or fill the cache")
     teacher.add_argument("--epochs", type=int, default=10)
     teacher.add_argument("--mnist-dir", required=True, help="folder with the four MNIST IDX files, or a Hub id")
     teacher.add_argument("--output", type=Path, required=True)

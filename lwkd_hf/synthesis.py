@@ -167,7 +167,8 @@ def synmnist_class_names(num_classes: int) -> list[str]:
     return [str(k).zfill(width) for k in range(num_classes)]
 
 
-def _per_class_counts(num_classes: int, per_class: int | Sequence[int]) -> list[int]:
+def per_class_counts(num_classes: int, per_class: int | Sequence[int]) -> list[int]:
+    """``per_class`` (one count, or K counts) as a checked list of K counts."""
     counts = [per_class] * num_classes if np.ndim(per_class) == 0 else list(per_class)
     if len(counts) != num_classes:
         raise ValueError(f"per_class must hold one count per class: expected {num_classes}, got {len(counts)}")
@@ -205,7 +206,7 @@ def synmnist_arrays(
     class by class; the result is a deterministic function of the digits and ``seed``.
     """
     names = synmnist_class_names(num_classes)
-    counts = _per_class_counts(num_classes, per_class)
+    counts = per_class_counts(num_classes, per_class)
     digits = _as_digits(mnist, split)
     pools = [np.flatnonzero(digits.labels == d) for d in range(10)]
     rng = np.random.default_rng(seed)

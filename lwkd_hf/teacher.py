@@ -18,7 +18,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from .atomic import atomic_save_safetensors, atomic_write_json
-from .synthesis import MNISTDigits, MNISTSource, load_mnist, synmnist_arrays
+from .synthesis import MNISTDigits, MNISTSource, load_mnist, per_class_counts, synmnist_arrays
 
 MODEL_TYPE = "lwkd-lenet5"
 FORMAT_VERSION = 1
@@ -265,23 +265,33 @@ def train_teacher(
     progress: bool = True,
     num_threads: int | None = None,
     device: str | torch.device | None = None,
+    cache_dir: str | os.PathLike | bool | None = True,
     on_epoch_end=None,
 ) -> Teacher:
     """Train the lightweight teacher LeNet5 on SynMNIST-K (paper Algorithm 2, step 1; Table 2).
 
-    SGD with momentum and weight decay as in paper section 4.3, batch 128. The paper's constant
-    learning rate 0.1 trains T1 to 97.5-98.1 % on MNIST test (docs/results/teacher_lr.json), so the
-    default is 0.05 with a linear warmup over the first 5 % of the steps and a cosine decay to zero
-    (99.3 %); ``lr_schedule="constant"`` keeps the rate fixed. ``mnist``
-    is an MNIST source or the *train* :class:`MNISTDigits`; accuracy is measured on SynMNIST built
-    from the same source's test digits. ``per_class`` ``None`` takes Table 2's set
-    (:func:`default_per_class`: for K=10 the MNIST training set itself). ``device`` ``None`` trains on
-    the GPU when there is one (the images go to it once; batches are indexed there), else the CPU;
-    the teacher stays there for :meth:`Teacher.logits`. ``on_epoch_end(epoch, model, last_batch_loss)`` is
-    called after every epoch (the model in eval mode). Deterministic for a ``seed`` (and thread count). Saved to
-    ``output_dir`` when given. ``num_threads`` sets torch's intra-op threads for the call (1 is far
-    faster when other processes share the cores); ``None`` keeps the current setting.
+    SGD with momentum and weight decay as in paper section 4.3, batch 128. The paper's constant learning
+    rate 0.1 trains T1 to 97.5-98.1 % on MNIST test (docs/results/teacher_lr.json), so the default is 0.05
+    with a linear warmup over the first 5 % of the steps and a cosine decay to zero (99.3 %);
+    ``lr_schedule="constant"`` keeps the rate fixed.
+
+    - ``mnist``: an MNIST source or the *train* :class:`MNISTDigits`; accuracy is measured on SynMNIST
+      built from the same source's test digits.
+    - ``per_class``: ``None`` takes Table 2's set (:func:`default_per_class`: for K=10 the MNIST training
+      set itself).
+    - ``device``: ``None`` trains on the GPU when there is one (the images go to it once; batches are
+      indexed there), else the CPU; the teacher stays there for :meth:`Teacher.logits`.
+    - ``cache_dir``: ``True`` (``$LWKD_CACHE_DIR`` or ``~/.cache/lwkd_hf``), a path, or ``None``/``False``
+      (off): reuse a teacher trained earlier with the same recipe (:mod:`lwkd_hf.teacher_cache`), store a
+      new one there.
+    - ``on_epoch_end(epoch, model, last_batch_loss)``: called after every epoch (model in eval mode).
+    - ``num_threads``: torch's intra-op threads for the call (1 is far faster when other processes share
+      the cores); ``None`` keeps the current setting.
+
+    Deterministic for a ``seed`` (and device and thread count). Saved to ``output_dir`` when given.
     """
+    from . import teacher_cache  # it imports Teacher from here
+
     if lr_schedule not in LR_SCHEDULES:
         raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}, got {lr_schedule!r}")
     train = mnist if isinstance(mnist, MNISTDigits) else load_mnist(mnist, "train")
@@ -290,13 +300,10 @@ def train_teacher(
         raise ValueError(f"mnist must hold the train split, got the test split of {train.source}")
     if per_class is None:
         per_class = default_per_class(num_classes, train.labels)
-    device = resolve_device(device)
-    images, labels = synmnist_arrays(num_classes, per_class, mnist=train, seed=seed, progress=progress)
-    counts = np.bincount(labels, minlength=num_classes).tolist()
+    counts = per_class_counts(num_classes, per_class)
     if test_per_class is None:
         test_per_class = _default_test_per_class(num_classes, counts, test)
-    test_images, test_labels = synmnist_arrays(num_classes, test_per_class, mnist=test, seed=seed)
-
+    device = resolve_device(device)
     config = TeacherConfig(
         num_classes=num_classes,
         per_class=counts,
@@ -310,9 +317,20 @@ def train_teacher(
         mnist_source=train.source,
         mnist_sha256=train.sha256,
         test_accuracy=None,
-        test_examples=len(test_labels),
+        test_examples=sum(per_class_counts(num_classes, test_per_class)),
         train_seconds=0.0,
     )
+    if cache_dir is True:
+        cache_dir = teacher_cache.default_cache_dir()
+    if cache_dir:
+        cached = teacher_cache.lookup(cache_dir, config.to_dict())
+        if cached is not None:
+            cached.model.to(device)
+            if output_dir is not None:
+                cached.save(output_dir)
+            return cached
+    images, labels = synmnist_arrays(num_classes, counts, mnist=train, seed=seed, progress=progress)
+    test_images, test_labels = synmnist_arrays(num_classes, test_per_class, mnist=test, seed=seed)
     torch.manual_seed(seed)
     teacher = Teacher(model=LeNet5(num_classes).to(device), config=config)
     with _torch_threads(num_threads):
@@ -324,6 +342,8 @@ def train_teacher(
         config.train_seconds = round(time.perf_counter() - start, 3)
         if len(test_labels):
             config.test_accuracy = teacher.accuracy(test_images, test_labels)
+    if cache_dir:
+        teacher_cache.store(cache_dir, teacher)
     if output_dir is not None:
         teacher.save(output_dir)
     return teacher

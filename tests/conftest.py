@@ -1,4 +1,5 @@
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -7,6 +8,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("WANDB_DISABLED", "true")
+# a fresh teacher cache per test session: tests never see (or fill) the user's ~/.cache/lwkd_hf
+os.environ["LWKD_CACHE_DIR"] = tempfile.mkdtemp(prefix="lwkd-test-cache-")
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 

@@ -29,7 +29,7 @@ def test_mixed_precision_on_cuda_keeps_terms_finite(tmp_path, precision, tempera
 def test_teacher_trains_on_cuda_to_the_cpu_teachers_accuracy(mnist_dir):
     from lwkd_hf import train_teacher
 
-    kwargs = dict(mnist=mnist_dir, epochs=2, seed=0, test_per_class=300, progress=False)
+    kwargs = dict(mnist=mnist_dir, epochs=2, seed=0, test_per_class=300, progress=False, cache_dir=None)
     on_gpu = train_teacher(10, 1000, device="cuda", **kwargs)
     on_cpu = train_teacher(10, 1000, device="cpu", **kwargs)
     assert next(on_gpu.model.parameters()).is_cuda

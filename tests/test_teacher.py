@@ -155,7 +155,7 @@ def test_load_missing_weights(tmp_path):
 
 def test_short_training_is_sane_and_deterministic(mnist, tmp_path):
     # one thread: two intra-op threads run ~25x slower when other processes share the 2 cores
-    kwargs = dict(mnist=mnist, epochs=2, batch_size=32, seed=3, progress=False, num_threads=1)
+    kwargs = dict(mnist=mnist, epochs=2, batch_size=32, seed=3, progress=False, num_threads=1, cache_dir=None)
     threads = torch.get_num_threads()
     first = train_teacher(10, 200, output_dir=tmp_path, **kwargs)
     second = train_teacher(10, 200, **kwargs)
