@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Sequence
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 
@@ -29,6 +30,15 @@ class Discriminator(nn.Module):
         layers.append(nn.Linear(width, 1))
         self.net = nn.Sequential(*layers)
 
-    def forward(self, probs: torch.Tensor) -> torch.Tensor:
-        """``(batch, K)`` probabilities -> ``(batch,)`` logits of ``D``."""
-        return self.net(probs.float()).squeeze(-1)
+    def forward(self, probs: torch.Tensor, detach_weights: bool = False) -> torch.Tensor:
+        """``(batch, K)`` probabilities -> ``(batch,)`` logits of ``D``.
+
+        With ``detach_weights`` the weights are used detached: gradients reach ``probs`` but not ``D``
+        (the student's adversarial term, Eq. 7).
+        """
+        if not detach_weights:
+            return self.net(probs.float()).squeeze(-1)
+        x = probs.float()
+        for layer in self.net:
+            x = F.linear(x, layer.weight.detach(), layer.bias.detach()) if isinstance(layer, nn.Linear) else layer(x)
+        return x.squeeze(-1)

@@ -15,6 +15,11 @@ def softened_probs(logits: torch.Tensor, temperature: float) -> torch.Tensor:
     return F.softmax(logits.float() / temperature, dim=-1)
 
 
+def softened_log_probs(logits: torch.Tensor, temperature: float) -> torch.Tensor:
+    """``log p^tau = log_softmax(z / tau)`` (Eq. 2), computed in fp32."""
+    return F.log_softmax(logits.float() / temperature, dim=-1)
+
+
 def cross_entropy_loss(student_logits: torch.Tensor, labels: torch.Tensor, label_smoothing: float = 0.0) -> torch.Tensor:
     """``H(p, p^s)``, the supervised term of Eq. 4, mean over the batch."""
     return F.cross_entropy(student_logits.float(), labels.long(), label_smoothing=label_smoothing)
@@ -35,6 +40,11 @@ def kl_scale(scaling: str, temperature: float, num_classes: int) -> float:
     raise ValueError(f"kl_scaling must be one of {KL_SCALINGS}, got {scaling!r}")
 
 
+def kl_from_log_probs(log_p_student: torch.Tensor, log_p_teacher: torch.Tensor) -> torch.Tensor:
+    """``KL(p_t || p_s)`` from log-probabilities, mean over the batch (Eq. 1)."""
+    return F.kl_div(log_p_student, log_p_teacher, reduction="batchmean", log_target=True)
+
+
 def kd_kl_loss(
     student_logits: torch.Tensor,
     teacher_logits: torch.Tensor,
@@ -43,9 +53,7 @@ def kd_kl_loss(
 ) -> torch.Tensor:
     """``L_KL(p_t^tau, p_s^tau) = KL(p_t^tau || p_s^tau)``, mean over the batch (Eq. 1 and 4), times
     :func:`kl_scale` (``scaling="none"``: exactly Eq. 4's term)."""
-    log_p_student = F.log_softmax(student_logits.float() / temperature, dim=-1)
-    log_p_teacher = F.log_softmax(teacher_logits.float() / temperature, dim=-1)
-    kl = F.kl_div(log_p_student, log_p_teacher, reduction="batchmean", log_target=True)
+    kl = kl_from_log_probs(softened_log_probs(student_logits, temperature), softened_log_probs(teacher_logits, temperature))
     return kl * kl_scale(scaling, temperature, student_logits.shape[-1])
 
 

@@ -14,7 +14,6 @@ from collections import defaultdict
 
 import datasets
 import torch
-from torch.func import functional_call
 from transformers import Trainer, TrainerCallback
 from transformers.utils import logging
 
@@ -26,8 +25,9 @@ from .losses import (
     cross_entropy_loss,
     discriminator_loss,
     enhanced_kd_loss,
-    kd_kl_loss,
-    softened_probs,
+    kl_from_log_probs,
+    kl_scale,
+    softened_log_probs,
 )
 from .soft_targets import validate_teacher_column
 
@@ -131,38 +131,43 @@ class LWKDTrainer(Trainer):
         else:
             if teacher_logits is None:
                 raise ValueError(f"training batch has no {args.teacher_logits_column!r}: alpha>0 or beta>0 needs it")
-            kl = kd_kl_loss(student_logits, teacher_logits, args.temperature, args.kl_scaling)
-            adv = self._adversarial_term(teacher_logits, student_logits)
-            loss = enhanced_kd_loss(ce, kl, adv, args.alpha, args.beta)
+            # tau-softened distributions, computed once for the KL and the discriminator
+            log_p_student = softened_log_probs(student_logits, args.temperature)
+            log_p_teacher = softened_log_probs(teacher_logits, args.temperature)
+            kl = kl_from_log_probs(log_p_student, log_p_teacher) * kl_scale(
+                args.kl_scaling, args.temperature, self.num_labels
+            )
             self._metrics["ce"].append(ce.detach())
             self._metrics["kl"].append(kl.detach())
+            adv = 0.0
             if self.discriminator is not None:
-                self._metrics["adv"].append(adv.detach())
+                p_student, p_teacher = log_p_student.exp(), log_p_teacher.exp()
+                adv = self._student_adversarial_term(p_student)
+                self._discriminator_backward(p_teacher, p_student.detach())
+            loss = enhanced_kd_loss(ce, kl, adv, args.alpha, args.beta)
         return (loss, outputs) if return_outputs else loss
 
-    def _adversarial_term(self, teacher_logits: torch.Tensor, student_logits: torch.Tensor) -> torch.Tensor:
-        """The student's adversarial loss; also accumulates the discriminator's gradient (Eq. 7)."""
-        if self.discriminator is None:
-            return torch.zeros((), device=student_logits.device)
-        tau = self.args.temperature
-        p_teacher = softened_probs(teacher_logits, tau)
-        p_student = softened_probs(student_logits, tau)
+    def _student_adversarial_term(self, p_student: torch.Tensor) -> torch.Tensor:
+        """The student's part of Eq. 7; ``D`` is evaluated with detached weights, so it gets no gradient here."""
         with torch.autocast(device_type=p_student.device.type, enabled=False):
-            # The student's term sees D through detached weights: D gets no gradient from it.
-            frozen = {name: p.detach() for name, p in self.discriminator.named_parameters()}
             adv = adversarial_student_loss(
-                functional_call(self.discriminator, frozen, (p_student,)),
+                self.discriminator(p_student, detach_weights=True),
                 non_saturating=self.args.adversarial_loss == "non_saturating",
             )
-            # D's own loss sees the student's output detached: the student gets no gradient from it.
-            on_teacher = self.discriminator(p_teacher)
-            on_student = self.discriminator(p_student.detach())
+        self._metrics["adv"].append(adv.detach())
+        return adv
+
+    def _discriminator_backward(self, p_teacher: torch.Tensor, p_student: torch.Tensor) -> None:
+        """Accumulate ``D``'s gradient of ``-L_ADV`` (Eq. 7) on teacher and (detached) student distributions,
+        one forward pass for both, divided by the accumulation steps; log its loss and accuracies."""
+        with torch.autocast(device_type=p_student.device.type, enabled=False):
+            scores = self.discriminator(torch.cat([p_teacher, p_student]))
+            on_teacher, on_student = scores[: len(p_teacher)], scores[len(p_teacher) :]
             d_loss = discriminator_loss(on_teacher, on_student)
             (d_loss / getattr(self, "current_gradient_accumulation_steps", 1)).backward()
         self._metrics["discriminator_loss"].append(d_loss.detach())
-        self._metrics["discriminator_acc_real"].append((on_teacher > 0).float().mean().detach())
-        self._metrics["discriminator_acc_fake"].append((on_student < 0).float().mean().detach())
-        return adv
+        self._metrics["discriminator_acc_real"].append((on_teacher > 0).float().mean())
+        self._metrics["discriminator_acc_fake"].append((on_student < 0).float().mean())
 
     def step_discriminator(self) -> None:
         """One Adam step of the discriminator on its accumulated gradient, averaged over processes."""

@@ -123,3 +123,14 @@ def test_terms_stay_finite_in_low_precision_with_extreme_logits(dtype):
     big = torch.tensor([1e4, -1e4]).to(dtype)
     assert torch.isfinite(adversarial_student_loss(big)) and torch.isfinite(adversarial_student_loss(big, True))
     assert torch.isfinite(discriminator_loss(big, -big))
+
+
+def test_discriminator_with_detached_weights_scores_the_same_and_trains_only_its_input():
+    torch.manual_seed(0)
+    d = Discriminator(3)
+    probs = torch.softmax(torch.randn(5, 3), dim=-1).requires_grad_(True)
+    detached = d(probs, detach_weights=True)
+    torch.testing.assert_close(detached, d(probs), rtol=0, atol=0)
+    detached.sum().backward()
+    assert probs.grad is not None and probs.grad.abs().sum() > 0
+    assert all(p.grad is None for p in d.parameters())
