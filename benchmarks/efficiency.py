@@ -1,0 +1,147 @@
+#!/usr/bin/env python
+"""What LW-KD costs on top of plain supervision, measured side by side on the machine at hand.
+
+(a) the README's main job as whole processes: ``--method sup``, then ``--method lwkd`` with a cold teacher
+    cache (an empty ``LWKD_CACHE_DIR``), then ``--method lwkd`` again with the now warm cache, then ``sup``
+    again (A B B' A, so slow drift of the machine falls on both sides); the ratios use the mean of the sups;
+(b) the teacher stage alone, in parts: SynMNIST synthesis, LeNet5 training, the teacher column;
+(c) the training-step ratio LWKDTrainer (beta 0.1) / Trainer (``benchmarks/overhead.py``'s measurement);
+(d) the teacher column's throughput in rows per second.
+
+    python benchmarks/efficiency.py --output docs/results/efficiency.json
+
+Nothing else should run on the machine meanwhile: with 2 cores, anything beside it corrupts the timings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+from overhead import make_data, time_trainer
+
+from lwkd_hf.atomic import atomic_write_json
+from lwkd_hf.data import load_thucnews
+from lwkd_hf.soft_targets import add_teacher_logits
+from lwkd_hf.synthesis import load_mnist, synmnist_arrays
+from lwkd_hf.teacher import default_per_class, train_teacher
+
+REPO = Path(__file__).resolve().parents[1]
+SCRIPT = REPO / "examples" / "run_text_classification.py"
+
+
+def machine() -> str:
+    """CPU model and core count, and the GPU's name where there is one."""
+    cpu = platform.processor() or platform.machine()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        names = [line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines() if line.startswith("model name")]
+        cpu = names[0] if names else cpu
+    text = f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__}"
+    if torch.cuda.is_available():
+        text += f", GPU {torch.cuda.get_device_name(0)}"
+    return text
+
+
+def main_job(data: Path, method: str, output_dir: Path, cache_dir: Path, epochs: float) -> dict:
+    """One whole run of the README's main command (``--method``), timed as a process."""
+    argv = [sys.executable, str(SCRIPT), "--dataset", "thucnews", "--data_dir", str(data / "thucnews"),
+            "--vocab_file", str(data / "thucnews" / "vocab.json"),
+            "--embeddings_file", str(data / "thucnews" / "embedding_Tencent.npz"), "--model", "textcnn",
+            "--method", method, "--mnist_dir", str(data / "mnist"), "--output_dir", str(output_dir),
+            "--num_train_epochs", str(epochs), "--disable_tqdm", "true"]
+    start = time.perf_counter()
+    done = subprocess.run(argv, env=dict(os.environ, LWKD_CACHE_DIR=str(cache_dir)), capture_output=True, text=True)
+    wall = time.perf_counter() - start
+    if done.returncode != 0:
+        raise RuntimeError(f"{method} run failed:\n{done.stderr[-3000:]}")
+    results = json.loads((output_dir / "all_results.json").read_text())
+    return {"method": method, "wall_seconds": wall, "train_runtime": results["train_runtime"],
+            "test_accuracy": results["test_accuracy"]}
+
+
+def teacher_stage(data: Path, device: str | None) -> dict:
+    """Synthesis, training and the column, each timed (no cache: this is the cold cost)."""
+    mnist = load_mnist(data / "mnist", "train")
+    counts = default_per_class(10, mnist.labels)
+    start = time.perf_counter()
+    synmnist_arrays(10, counts, mnist=mnist, seed=0)
+    synthesis = time.perf_counter() - start
+    start = time.perf_counter()
+    teacher = train_teacher(10, mnist=mnist, seed=0, progress=False, device=device, cache_dir=None)
+    total = time.perf_counter() - start
+    train = load_thucnews(data / "thucnews")["train"]
+    start = time.perf_counter()
+    column = add_teacher_logits(train, teacher, mnist=mnist)
+    column_seconds = time.perf_counter() - start
+    assert len(column) == len(train)
+    return {"synthesis_seconds": synthesis, "training_seconds": teacher.config.train_seconds,
+            "train_teacher_seconds": total, "column_seconds": column_seconds, "column_rows": len(train),
+            "column_rows_per_second": len(train) / column_seconds, "device": str(next(teacher.model.parameters()).device),
+            "teacher_test_accuracy": teacher.config.test_accuracy}
+
+
+def step_ratio(steps: int, rounds: int, batch_size: int) -> dict:
+    data = make_data(steps * batch_size)
+    times = {"trainer": [], "lwkd": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        for r in range(rounds):
+            for kind in (["trainer", "lwkd"] if r % 2 == 0 else ["lwkd", "trainer"]):
+                times[kind] += time_trainer(kind, data, steps, batch_size, tmp)
+    medians = {k: sorted(v)[len(v) // 2] for k, v in times.items()}
+    return {"median_step_ms": {k: 1000 * v for k, v in medians.items()}, "ratio": medians["lwkd"] / medians["trainer"],
+            "steps_timed": {k: len(v) for k, v in times.items()}}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data-root", default=os.environ.get("LWKD_DATA_DIR", str(REPO.parent / "shared" / "data")))
+    parser.add_argument("--epochs", type=float, default=5, help="student epochs of the main job (README: 5)")
+    parser.add_argument("--device", help="teacher device (default: the GPU when there is one)")
+    parser.add_argument("--steps", type=int, default=40)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--skip-runs", action="store_true", help="only (b)-(d): no whole runs")
+    parser.add_argument("--output", type=Path)
+    args = parser.parse_args()
+    data = Path(args.data_root)
+    result = {"machine": machine(), "command": " ".join(["python", *sys.argv])}
+    print(f"machine: {result['machine']}", flush=True)
+
+    if not args.skip_runs:
+        with tempfile.TemporaryDirectory() as tmp:
+            tmp, cache = Path(tmp), Path(tmp) / "cache"
+            runs = [main_job(data, method, tmp / name, cache, args.epochs)
+                    for name, method in (("sup1", "sup"), ("cold", "lwkd"), ("warm", "lwkd"), ("sup2", "sup"))]
+        for run, label in zip(runs, ("sup", "lwkd cold cache", "lwkd warm cache", "sup")):
+            print(f"  {label:16s} {run['wall_seconds']:7.1f} s whole run, {run['train_runtime']:7.1f} s training, "
+                  f"test accuracy {100 * run['test_accuracy']:.2f} %", flush=True)
+        sup = (runs[0]["wall_seconds"] + runs[3]["wall_seconds"]) / 2
+        result["runs"] = runs
+        result["ratio_cold"] = runs[1]["wall_seconds"] / sup
+        result["ratio_warm"] = runs[2]["wall_seconds"] / sup
+        print(f"(a) whole run LW-KD / sup: cold cache {result['ratio_cold']:.3f}, warm cache {result['ratio_warm']:.3f}")
+
+    stage = teacher_stage(data, args.device)
+    result["teacher_stage"] = stage
+    print(f"(b) teacher stage on {stage['device']}: synthesis {stage['synthesis_seconds']:.1f} s, training "
+          f"{stage['training_seconds']:.1f} s (train_teacher in all {stage['train_teacher_seconds']:.1f} s), column "
+          f"{stage['column_seconds']:.1f} s")
+    print(f"(d) teacher column: {stage['column_rows_per_second']:,.0f} rows/s ({stage['column_rows']:,} rows)")
+    steps = step_ratio(args.steps, args.rounds, 128)
+    result["step"] = steps
+    print(f"(c) training step LWKDTrainer(beta=0.1) / Trainer: {steps['ratio']:.3f} "
+          f"({steps['median_step_ms']['lwkd']:.1f} / {steps['median_step_ms']['trainer']:.1f} ms, median)")
+    if args.output:
+        atomic_write_json(args.output, result)
+
+
+if __name__ == "__main__":
+    main()
