@@ -26,7 +26,8 @@ and two plots.
     python benchmarks/study.py --report-only --runs-dir runs/study --results-dir docs/results/study --report docs/results.md
 
 ``--report-only`` needs only each run's JSON files: ``tar xzf docs/results/study/records.tar.gz -C runs/study``
-restores them from the repository.
+restores them from the repository; ``teachers.tar.gz`` adds the teachers' weights, which resuming the study
+needs (``benchmarks/gpu_study.sh`` does both on a GPU machine).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ import argparse
 import csv
 import json
 import os
+import shutil
 import statistics
 import time
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
@@ -214,8 +216,11 @@ class Study:
         progress = tqdm(desc="study runs", unit="run")
         with ThreadPoolExecutor(max_workers=self.args.jobs) as pool:
             running = {}
+            def done(job: Job) -> bool:  # a teacher is done only with its weights (records carry none)
+                return has_weights(job.directory) if job.phase == "teacher" else finished(job.directory)
+
             def settled(job: Job) -> bool:
-                return finished(job.directory) or job.directory in failed or any(n in failed for n in job.needs)
+                return done(job) or job.directory in failed or any(n in failed for n in job.needs)
 
             while True:
                 if not planned_tuned and all(settled(j) for j in grid):
@@ -223,7 +228,7 @@ class Study:
                     log(f"grid done: selected {json.dumps(selected)}")
                     pending += self.tuned_jobs(selected) + self.paper_ablation_jobs()
                     planned_tuned = True
-                pending = [j for j in pending if not finished(j.directory) and j.directory not in failed
+                pending = [j for j in pending if not done(j) and j.directory not in failed
                            and not any(n in failed for n in j.needs)]
                 progress.total = len(pending) + len(running) + progress.n
                 out_of_time = self.args.deadline and time.monotonic() - start > self.args.deadline
@@ -232,8 +237,10 @@ class Study:
                         break
                     if job.directory in {r.directory for r in running.values()}:
                         continue
-                    if all(finished(n) for n in job.needs):
+                    if all(has_weights(n) for n in job.needs):
                         pending.remove(job)
+                        if job.phase == "teacher" and job.directory.exists():  # records without weights: retrain
+                            shutil.rmtree(job.directory)
                         running[pool.submit(run_example, job.directory, job.argv)] = job
                 if not running:
                     break
@@ -250,6 +257,10 @@ class Study:
         progress.close()
         if pending:
             log(f"stopped at the deadline with {len(pending)} runs not started")
+
+
+def has_weights(directory: Path) -> bool:
+    return finished(directory) and (directory / "model.safetensors").is_file()
 
 
 # ---- records ----
@@ -394,6 +405,7 @@ def report(study: Study, path: Path | None) -> None:
         plot_dev_curves(rows, selected, out / "dev_curves.png")
         plot_differences(comparisons, out / "differences.png")
     write_records(study.runs, out / "records.tar.gz")
+    write_teachers(study.runs, out / "teachers.tar.gz")
     text = render(rows, selected, tables, ablations, comparisons, adjusted, teachers, grid_rows, study)
     atomic_write_text(out / "report.md", text)
     if path is not None:
@@ -402,6 +414,19 @@ def report(study: Study, path: Path | None) -> None:
 
 
 RECORD_FILES = ("run_config.json", "all_results.json", "trainer_state.json", "wall_seconds.json", "config.json")
+
+
+def write_teachers(runs: Path, path: Path) -> None:
+    """The teachers with their weights (T1 per seed, the KD and w/o-SYN teachers), as ``teachers.tar.gz``: a
+    study resumed elsewhere must distil from these very teachers, not retrained ones."""
+    import tarfile
+
+    with atomic_path(path) as tmp, tarfile.open(tmp, "w:gz") as tar:
+        for folder in ("teachers", "kd_teacher"):
+            for marker in sorted((runs / folder).glob("*/wall_seconds.json")):
+                for file in sorted(marker.parent.iterdir()):
+                    if file.is_file() and file.name != "run.log":
+                        tar.add(file, arcname=str(file.relative_to(runs)))
 
 
 def write_records(runs: Path, path: Path) -> None:
