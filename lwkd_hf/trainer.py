@@ -66,7 +66,13 @@ class LWKDTrainer(Trainer):
         if not isinstance(args, LWKDConfig):
             raise TypeError(f"LWKDTrainer needs args of type LWKDConfig, got {type(args).__name__}")
         super().__init__(model, args, *pargs, **kwargs)
-        # compute_loss returns per-batch means; Trainer divides by the accumulation steps.
+        if self.compute_loss_func is not None:
+            raise ValueError("LWKDTrainer computes its own loss (Eq. 8): it does not use compute_loss_func")
+        # compute_loss returns per-batch means and never passes num_items_in_batch to the model, so Trainer must
+        # divide the loss by the accumulation steps. transformers >= 5.19 reads loss_is_scaled_for_ga; 5.0-5.18
+        # divide only when model_accepts_loss_kwargs is False, which Trainer sets True for any forward taking
+        # **kwargs (BERT's does). False also stops Trainer counting num_items_in_batch, which nothing here reads.
+        self.model_accepts_loss_kwargs = False
         self.loss_is_scaled_for_ga = False
         self.num_labels = self._model_num_labels()
         self._metrics: dict[str, list[torch.Tensor]] = defaultdict(list)
