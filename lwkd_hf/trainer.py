@@ -144,6 +144,10 @@ class LWKDTrainer(Trainer):
             self._metrics["kl"].append(kl.detach())
             if self.discriminator is not None:
                 self._metrics["adv"].append(adv.detach())
+        if return_outputs and not isinstance(outputs, dict):
+            # Trainer's prediction_step reads a tuple as a model that computed its loss returns it, (loss, logits, ...);
+            # the labels were kept from the model, so its tuple starts at the logits.
+            outputs = (loss, *outputs)
         return (loss, outputs) if return_outputs else loss
 
     def _adversarial_term(self, teacher_logits: torch.Tensor, student_logits: torch.Tensor) -> torch.Tensor:

@@ -107,9 +107,9 @@ def trained_state(tmp_path, name, model=None, **overrides):
     return trainer
 
 
-def bag_model(seed: int = 0):
+def bag_model(seed: int = 0, return_tuple: bool = False):
     torch.manual_seed(seed)
-    return BagModel(BagConfig())
+    return (TupleBagModel if return_tuple else BagModel)(BagConfig())
 
 
 # Trainer (transformers 5.0-5.18) skips its division by the accumulation steps when the model's forward takes
@@ -223,6 +223,54 @@ def test_users_own_pretrained_model_trains(tmp_path):
     trainer = LWKDTrainer(model=BagModel(BagConfig()), args=make_args(tmp_path, max_steps=3), train_dataset=toy_dataset())
     trainer.train()
     assert trainer.state.global_step == 3 and all(math.isfinite(log.get("loss", 0)) for log in trainer.state.log_history)
+
+
+class TupleBagModel(BagModel):
+    """The same model returning a plain tuple, ``(logits,)`` or ``(loss, logits)``, as ``return_dict=False`` does."""
+
+    def forward(self, input_ids, labels=None):
+        outputs = super().forward(input_ids, labels)
+        return (outputs.logits,) if labels is None else (outputs.loss, outputs.logits)
+
+
+def tuple_bert():
+    model = tiny_bert()
+    model.config.return_dict = False
+    return model
+
+
+@pytest.mark.parametrize(
+    "make_tuple_model,make_dict_model", [(tuple_bert, tiny_bert), (lambda: bag_model(return_tuple=True), bag_model)],
+    ids=["bert-return_dict-false", "own-model-tuple"],
+)
+def test_models_returning_tuples_evaluate_predict_and_train_like_dict_models(tmp_path, make_tuple_model, make_dict_model):
+    with torch.no_grad():
+        assert isinstance(make_tuple_model()(input_ids=torch.tensor([[1, 2, 3]])), tuple)
+    evaluation = toy_dataset(40, seed=1, with_teacher=False)
+    results = {}
+    for name, make_model in (("tuple", make_tuple_model), ("dict", make_dict_model)):
+        trainer = LWKDTrainer(
+            model=make_model(), args=make_args(tmp_path / name, max_steps=3), train_dataset=toy_dataset(),
+            eval_dataset=evaluation, compute_metrics=compute_metrics,
+        )
+        before = trainer.evaluate()
+        predicted = trainer.predict(evaluation)
+        trainer.train()  # with the teacher column, then evaluate the trained weights
+        results[name] = (before, predicted, trainer.evaluate(), trainer.model.state_dict(), trainer.state.log_history)
+    (before, predicted, after, weights, logs), (d_before, d_predicted, d_after, d_weights, d_logs) = results.values()
+    for got, want in ((before, d_before), (after, d_after), (predicted.metrics, d_predicted.metrics)):
+        for key in want:
+            if not key.endswith(("_runtime", "_per_second", "_time")):  # timings differ
+                assert got[key] == pytest.approx(want[key], rel=1e-6), key
+    assert {"eval_loss", "eval_accuracy", "eval_macro_f1"} <= set(before)
+    assert after["eval_loss"] != before["eval_loss"]
+    assert predicted.predictions.shape == (40, 4)
+    np.testing.assert_allclose(predicted.predictions, d_predicted.predictions, rtol=1e-6, atol=1e-7)
+    np.testing.assert_array_equal(predicted.label_ids, d_predicted.label_ids)
+    for name, value in d_weights.items():
+        torch.testing.assert_close(weights[name], value, rtol=1e-6, atol=1e-7)
+    losses = [log["loss"] for log in logs if "loss" in log]
+    assert len(losses) == 3 and losses == pytest.approx([log["loss"] for log in d_logs if "loss" in log], rel=1e-6)
 
 
 @pytest.mark.parametrize(
