@@ -66,7 +66,13 @@ class LWKDTrainer(Trainer):
         if not isinstance(args, LWKDConfig):
             raise TypeError(f"LWKDTrainer needs args of type LWKDConfig, got {type(args).__name__}")
         super().__init__(model, args, *pargs, **kwargs)
-        # compute_loss returns per-batch means; Trainer divides by the accumulation steps.
+        if self.compute_loss_func is not None:
+            raise ValueError("LWKDTrainer computes its own loss (Eq. 8): it does not use compute_loss_func")
+        # compute_loss returns per-batch means and never passes num_items_in_batch to the model, so Trainer must
+        # divide the loss by the accumulation steps. transformers >= 5.19 reads loss_is_scaled_for_ga; 5.0-5.18
+        # divide only when model_accepts_loss_kwargs is False, which Trainer sets True for any forward taking
+        # **kwargs (BERT's does). False also stops Trainer counting num_items_in_batch, which nothing here reads.
+        self.model_accepts_loss_kwargs = False
         self.loss_is_scaled_for_ga = False
         self.num_labels = self._model_num_labels()
         self._metrics: dict[str, list[torch.Tensor]] = defaultdict(list)
@@ -145,6 +151,10 @@ class LWKDTrainer(Trainer):
                 adv = self._student_adversarial_term(p_student)
                 self._discriminator_backward(p_teacher, p_student.detach())
             loss = enhanced_kd_loss(ce, kl, adv, args.alpha, args.beta)
+        if return_outputs and not isinstance(outputs, dict):
+            # Trainer's prediction_step reads a tuple as a model that computed its loss returns it, (loss, logits, ...);
+            # the labels were kept from the model, so its tuple starts at the logits.
+            outputs = (loss, *outputs)
         return (loss, outputs) if return_outputs else loss
 
     def _student_adversarial_term(self, p_student: torch.Tensor) -> torch.Tensor:

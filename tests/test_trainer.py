@@ -1,5 +1,6 @@
 """LWKDTrainer: Eq. 8 in compute_loss, column handling, accumulation, logging, checkpoints, errors."""
 
+import inspect
 import math
 import os
 
@@ -97,27 +98,48 @@ def test_eval_dataset_without_column_reports_ce_and_metrics(tmp_path):
     assert with_column["eval_loss"] == pytest.approx(metrics["eval_loss"], rel=1e-6)
 
 
-def trained_state(tmp_path, name, **overrides):
+def trained_state(tmp_path, name, model=None, **overrides):
     trainer = LWKDTrainer(
-        model=tiny_bert(), args=make_args(tmp_path / name, **overrides), train_dataset=toy_dataset()
+        model=tiny_bert() if model is None else model, args=make_args(tmp_path / name, **overrides),
+        train_dataset=toy_dataset(),
     )
     trainer.train()
     return trainer
 
 
-def test_gradient_accumulation_2x8_equals_1x16(tmp_path):
+def bag_model(seed: int = 0, return_tuple: bool = False):
+    torch.manual_seed(seed)
+    return (TupleBagModel if return_tuple else BagModel)(BagConfig())
+
+
+# Trainer (transformers 5.0-5.18) skips its division by the accumulation steps when the model's forward takes
+# **kwargs: BERT's does, BagModel's does not. LWKDTrainer's loss is a per-batch mean either way.
+@pytest.mark.parametrize("make_model,var_kwargs", [(tiny_bert, True), (bag_model, False)], ids=["bert", "bag"])
+@pytest.mark.parametrize("micro,steps", [(8, 2), (4, 2)], ids=["2x8", "2x4"])
+def test_gradient_accumulation_equals_one_big_batch(tmp_path, make_model, var_kwargs, micro, steps):
+    forward = inspect.signature(make_model().forward).parameters.values()
+    assert any(p.kind == inspect.Parameter.VAR_KEYWORD for p in forward) is var_kwargs
     common = dict(max_steps=1, optim="sgd", learning_rate=0.5, lr_scheduler_type="constant", max_grad_norm=0.0)
-    big = trained_state(tmp_path, "big", per_device_train_batch_size=16, gradient_accumulation_steps=1, **common)
-    acc = trained_state(tmp_path, "acc", per_device_train_batch_size=8, gradient_accumulation_steps=2, **common)
-    start = tiny_bert().state_dict()
+    big = trained_state(tmp_path, "big", make_model(), per_device_train_batch_size=micro * steps,
+                        gradient_accumulation_steps=1, **common)
+    acc = trained_state(tmp_path, "acc", make_model(), per_device_train_batch_size=micro,
+                        gradient_accumulation_steps=steps, **common)
+    for key in ("loss", "ce", "kl", "adv"):  # the logged loss is the big batch's, not GA times it
+        assert acc.state.log_history[0][key] == pytest.approx(big.state.log_history[0][key], rel=1e-5), key
+    start = make_model().state_dict()
     moved = 0
     for name, value in big.model.state_dict().items():
         torch.testing.assert_close(acc.model.state_dict()[name], value, rtol=1e-5, atol=1e-6)
         moved += int(not torch.equal(value, start[name]))
-    assert moved > 10  # the update really changed the weights
+    assert moved == len(start) or moved > 10  # the update really changed the weights
     for a, b in zip(big.discriminator.parameters(), acc.discriminator.parameters()):
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
-    assert big.state.log_history[0]["loss"] == pytest.approx(acc.state.log_history[0]["loss"], rel=1e-5)
+
+
+def test_compute_loss_func_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="compute_loss_func"):
+        LWKDTrainer(model=tiny_bert(), args=make_args(tmp_path), train_dataset=toy_dataset(),
+                    compute_loss_func=lambda outputs, labels, num_items_in_batch=None: outputs["logits"].sum())
 
 
 def test_terms_logged_every_logging_steps_as_averages(tmp_path):
@@ -201,6 +223,54 @@ def test_users_own_pretrained_model_trains(tmp_path):
     trainer = LWKDTrainer(model=BagModel(BagConfig()), args=make_args(tmp_path, max_steps=3), train_dataset=toy_dataset())
     trainer.train()
     assert trainer.state.global_step == 3 and all(math.isfinite(log.get("loss", 0)) for log in trainer.state.log_history)
+
+
+class TupleBagModel(BagModel):
+    """The same model returning a plain tuple, ``(logits,)`` or ``(loss, logits)``, as ``return_dict=False`` does."""
+
+    def forward(self, input_ids, labels=None):
+        outputs = super().forward(input_ids, labels)
+        return (outputs.logits,) if labels is None else (outputs.loss, outputs.logits)
+
+
+def tuple_bert():
+    model = tiny_bert()
+    model.config.return_dict = False
+    return model
+
+
+@pytest.mark.parametrize(
+    "make_tuple_model,make_dict_model", [(tuple_bert, tiny_bert), (lambda: bag_model(return_tuple=True), bag_model)],
+    ids=["bert-return_dict-false", "own-model-tuple"],
+)
+def test_models_returning_tuples_evaluate_predict_and_train_like_dict_models(tmp_path, make_tuple_model, make_dict_model):
+    with torch.no_grad():
+        assert isinstance(make_tuple_model()(input_ids=torch.tensor([[1, 2, 3]])), tuple)
+    evaluation = toy_dataset(40, seed=1, with_teacher=False)
+    results = {}
+    for name, make_model in (("tuple", make_tuple_model), ("dict", make_dict_model)):
+        trainer = LWKDTrainer(
+            model=make_model(), args=make_args(tmp_path / name, max_steps=3), train_dataset=toy_dataset(),
+            eval_dataset=evaluation, compute_metrics=compute_metrics,
+        )
+        before = trainer.evaluate()
+        predicted = trainer.predict(evaluation)
+        trainer.train()  # with the teacher column, then evaluate the trained weights
+        results[name] = (before, predicted, trainer.evaluate(), trainer.model.state_dict(), trainer.state.log_history)
+    (before, predicted, after, weights, logs), (d_before, d_predicted, d_after, d_weights, d_logs) = results.values()
+    for got, want in ((before, d_before), (after, d_after), (predicted.metrics, d_predicted.metrics)):
+        for key in want:
+            if not key.endswith(("_runtime", "_per_second", "_time")):  # timings differ
+                assert got[key] == pytest.approx(want[key], rel=1e-6), key
+    assert {"eval_loss", "eval_accuracy", "eval_macro_f1"} <= set(before)
+    assert after["eval_loss"] != before["eval_loss"]
+    assert predicted.predictions.shape == (40, 4)
+    np.testing.assert_allclose(predicted.predictions, d_predicted.predictions, rtol=1e-6, atol=1e-7)
+    np.testing.assert_array_equal(predicted.label_ids, d_predicted.label_ids)
+    for name, value in d_weights.items():
+        torch.testing.assert_close(weights[name], value, rtol=1e-6, atol=1e-7)
+    losses = [log["loss"] for log in logs if "loss" in log]
+    assert len(losses) == 3 and losses == pytest.approx([log["loss"] for log in d_logs if "loss" in log], rel=1e-6)
 
 
 @pytest.mark.parametrize(
