@@ -95,7 +95,7 @@ def step_ratio(steps: int, rounds: int, batch_size: int) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         for r in range(rounds):
             for kind in (["trainer", "lwkd"] if r % 2 == 0 else ["lwkd", "trainer"]):
-                times[kind] += time_trainer(kind, data, steps, batch_size, tmp)
+                times[kind] += time_trainer(kind, data, steps, batch_size, tmp, use_cpu=not torch.cuda.is_available())
     medians = {k: sorted(v)[len(v) // 2] for k, v in times.items()}
     return {"median_step_ms": {k: 1000 * v for k, v in medians.items()}, "ratio": medians["lwkd"] / medians["trainer"],
             "steps_timed": {k: len(v) for k, v in times.items()}}

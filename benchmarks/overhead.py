@@ -34,9 +34,13 @@ class StepTimer(TrainerCallback):
         self.times: list[float] = []
 
     def on_step_begin(self, args, state, control, **kwargs):
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()  # GPU work is asynchronous: time it to completion
         self._start = time.perf_counter()
 
     def on_step_end(self, args, state, control, **kwargs):
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
         self.times.append(time.perf_counter() - self._start)
 
 
@@ -51,12 +55,14 @@ def make_data(n: int, seed: int = 0) -> datasets.Dataset:
     )
 
 
-def time_trainer(kind: str, data: datasets.Dataset, steps: int, batch_size: int, output_dir: str) -> list[float]:
+def time_trainer(
+    kind: str, data: datasets.Dataset, steps: int, batch_size: int, output_dir: str, use_cpu: bool = True
+) -> list[float]:
     torch.manual_seed(0)
     model = build_student("textcnn", vocab_size=VOCAB, num_labels=NUM_LABELS, pad_token_id=VOCAB - 1)
     common = dict(
         output_dir=output_dir, per_device_train_batch_size=batch_size, max_steps=steps, logging_steps=10,
-        save_strategy="no", report_to=[], disable_tqdm=True, use_cpu=True, seed=0, dataloader_pin_memory=False,
+        save_strategy="no", report_to=[], disable_tqdm=True, use_cpu=use_cpu, seed=0, dataloader_pin_memory=False,
     )
     timer = StepTimer()
     if kind == "trainer":

@@ -229,7 +229,8 @@ class Study:
                     pending += self.tuned_jobs(selected) + self.paper_ablation_jobs()
                     planned_tuned = True
                 pending = [j for j in pending if not done(j) and j.directory not in failed
-                           and not any(n in failed for n in j.needs)]
+                           and not any(n in failed for n in j.needs)
+                           and (not self.args.methods or j.phase == "teacher" or j.method in self.args.methods)]
                 progress.total = len(pending) + len(running) + progress.n
                 out_of_time = self.args.deadline and time.monotonic() - start > self.args.deadline
                 for job in list(pending):
@@ -746,6 +747,7 @@ def main() -> None:
     parser.add_argument("--max-train-samples", type=int, help="quick checks only")
     parser.add_argument("--max-eval-samples", type=int, help="quick checks only")
     parser.add_argument("--grid-size", type=int, help="quick checks only: the first N configurations per method")
+    parser.add_argument("--methods", nargs="+", help="run only these methods' runs now (the plan stays whole)")
     parser.add_argument("--jobs", type=int, default=1, help="runs at once")
     parser.add_argument("--deadline", type=float, help="start no run after this many seconds")
     parser.add_argument("--report-only", action="store_true")
