@@ -10,6 +10,7 @@
 set -uo pipefail
 timeout "${STOP:-470}" python3 benchmarks/study.py --data-root .devdata --runs-dir runs/study --results-dir /tmp/res \
   --jobs "${JOBS:-15}" --deadline "${DEADLINE:-360}" > "$OUT/study.log" 2>&1
-python3 benchmarks/study.py --report-only --data-root .devdata --runs-dir runs/study --results-dir /tmp/res > /dev/null 2>&1
+python3 benchmarks/study.py --report-only --data-root .devdata --runs-dir runs/study --results-dir /tmp/res \
+  --report /tmp/res/report.md > /dev/null 2>&1
 cp /tmp/res/report.md /tmp/res/grid.md /tmp/res/records.tar.gz "$OUT/"
 grep -c finished "$OUT/study.log"; grep FAILED "$OUT/study.log" | head

@@ -63,4 +63,6 @@ def holm(p_values: Sequence[float]) -> list[float]:
 def binomial_half_width(accuracy: float, n: int, z: float = 1.96) -> float:
     """Half-width of the normal-approximation interval of an accuracy measured on ``n`` examples
     (about 0.0064 at 88 % on 10,000): the test set's own sampling error."""
+    if n <= 0:
+        raise ValueError(f"binomial_half_width needs n >= 1 examples, got n={n}")
     return z * math.sqrt(accuracy * (1.0 - accuracy) / n)

@@ -1,4 +1,6 @@
+import atexit
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -10,6 +12,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("WANDB_DISABLED", "true")
 # a fresh teacher cache per test session: tests never see (or fill) the user's ~/.cache/lwkd_hf
 os.environ["LWKD_CACHE_DIR"] = tempfile.mkdtemp(prefix="lwkd-test-cache-")
+atexit.register(shutil.rmtree, os.environ["LWKD_CACHE_DIR"], ignore_errors=True)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 

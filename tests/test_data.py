@@ -261,3 +261,21 @@ def test_load_text_classification_dispatch(thucnews_dir, toutiao_dir, tmp_path):
     assert len(load_text_classification("Toutiao", toutiao_dir)["train"]) == 34443
     with pytest.raises(ValueError, match="thucnews.*toutiao"):
         load_text_classification("imdb", tmp_path)
+
+
+def test_prepare_classification_hub_style_splits():
+    from datasets import ClassLabel, Dataset, Features, Value
+
+    from lwkd_hf.data import prepare_classification
+
+    features = Features({"sentence": Value("string"), "label": ClassLabel(names=["neg", "pos"])})
+    train = Dataset.from_dict({"sentence": [f"s{i}" for i in range(40)], "label": [0, 1] * 20}, features=features)
+    hidden = Dataset.from_dict({"sentence": ["t0", "t1"], "label": [-1, -1]}, features=features)
+    extra = Dataset.from_dict({"other": [1]})  # a split the loader does not use, with other columns
+    out = prepare_classification({"train": train, "test": hidden, "unsupervised": extra}, text_columns=["sentence"])
+    assert sorted(out) == ["test", "train", "validation"] and out["test"].column_names == ["text"]
+    assert out["train"].features["label"].names == ["neg", "pos"]
+    assert len(out["train"]) + len(out["validation"]) == 40 and out["validation"]["label"].count(0) == 1
+    broken = Dataset.from_dict({"sentence": ["v0", "v1"], "label": [1, -1]}, features=features)
+    with pytest.raises(ValueError, match=r"split 'validation': data row 1 \(counted from 0\) has no label"):
+        prepare_classification({"train": train, "validation": broken}, text_columns=["sentence"])

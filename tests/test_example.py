@@ -222,13 +222,15 @@ def test_own_jsonl_without_validation_and_an_unlabelled_test_file(thucnews_dir, 
     out = tmp_path / "out"
     run_text_classification.main(own_data_args(
         out, tiny_checkpoint, mnist_dir, "--train_file", str(tmp_path / "train.jsonl"),
-        "--test_file", str(tmp_path / "test.jsonl"), "--do_train", "--do_predict"))
+        "--test_file", str(tmp_path / "test.jsonl"), "--do_train", "--do_predict", "--do_eval", "false",
+        "--max_predict_samples", "2"))
     metrics = results(out)
     assert metrics["train_samples"] == 114  # 6 of 120 (5 %, 2 per class) carved out as validation
-    assert "test_accuracy" not in metrics and not (out / "eval_results.json").exists()
+    assert "test_accuracy" not in metrics and not (out / "eval_results.json").exists()  # --do_eval false
     lines = (out / "predict_results.txt").read_text(encoding="utf-8").splitlines()
-    assert len(lines) == 1 + len(unlabelled)
-    assert [line.split("\t")[1] for line in lines[1:]] == predicted_labels(out, [r["title"] for r in unlabelled])
+    rows = [int(line.split("\t")[0]) for line in lines[1:]]
+    assert len(rows) == 2 and set(rows) <= set(range(len(unlabelled)))  # rows of the test file, two picked
+    assert [line.split("\t")[1] for line in lines[1:]] == predicted_labels(out, [unlabelled[r]["title"] for r in rows])
 
 
 def test_own_data_errors_name_the_file_and_row_before_training(thucnews_dir, tiny_checkpoint, mnist_dir, tmp_path):
@@ -236,12 +238,15 @@ def test_own_data_errors_name_the_file_and_row_before_training(thucnews_dir, tin
     dev = headlines(thucnews_dir, 2, offset=5) + [{"title": "一条新闻", "topic": "sports"}]
     write_csv(tmp_path / "dev.csv", dev, ["title", "topic"])
     base = own_data_args(tmp_path / "out", tiny_checkpoint, mnist_dir, "--train_file", str(tmp_path / "train.csv"))
-    with pytest.raises(ValueError, match=r"dev\.csv: label 'sports' at row 6 does not occur in the training labels"):
+    with pytest.raises(ValueError, match=r"dev\.csv: label 'sports' at data row 6 \(counted from 0\) does not occur in the training labels"):
         run_text_classification.main(base + ["--validation_file", str(tmp_path / "dev.csv")])
     with pytest.raises(ValueError, match=r"train\.csv: text column\(s\) \['headline'\] not found"):
         run_text_classification.main(base + ["--text_column_name", "headline"])
     with pytest.raises(ValueError, match="--do_predict needs a test split"):
         run_text_classification.main(base + ["--do_train", "--do_predict"])
+    with pytest.raises(ValueError, match="without --do_train needs --model_name_or_path"):
+        run_text_classification.main(["--train_file", str(tmp_path / "train.csv"), "--text_column_name", "title",
+                                      "--label_column_name", "topic", "--do_eval", "--output_dir", str(tmp_path / "o")])
     with pytest.raises(ValueError, match="give exactly one data source"):
         run_text_classification.main(base + ["--dataset", "thucnews", "--data_dir", str(thucnews_dir)])
     assert not (tmp_path / "out" / "all_results.json").exists()
@@ -251,8 +256,8 @@ def test_hub_dataset_offline_says_so(tiny_checkpoint, mnist_dir, tmp_path, monke
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     args = own_data_args(tmp_path / "out", tiny_checkpoint, mnist_dir, "--dataset_name", "someone/news-headlines")
-    with pytest.raises(ValueError, match="could not load dataset 'someone/news-headlines' from the Hugging Face Hub "
-                                         r"\(offline mode is on"):
+    with pytest.raises(ValueError, match=r"could not load dataset 'someone/news-headlines' \(configuration None\) "
+                                         r"from the Hugging Face Hub \(offline mode is on"):
         run_text_classification.main(args)
 
 

@@ -38,3 +38,8 @@ def test_holm_steps_down_and_stays_monotone():
 def test_binomial_half_width_at_ten_thousand_examples():
     assert binomial_half_width(0.88, 10_000) == pytest.approx(1.96 * math.sqrt(0.88 * 0.12 / 10_000))
     assert binomial_half_width(0.88, 10_000) == pytest.approx(0.00637, abs=1e-5)
+
+
+def test_binomial_half_width_needs_examples():
+    with pytest.raises(ValueError, match="needs n >= 1 examples, got n=0"):
+        binomial_half_width(0.9, 0)

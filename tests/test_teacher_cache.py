@@ -98,3 +98,15 @@ def test_two_processes_racing_on_one_key_leave_one_valid_entry(mnist_dir, tmp_pa
     (entry,) = (cache / "teachers").iterdir()
     accuracy = Teacher.load(entry).config.test_accuracy
     assert [float(out.strip()) for out, _ in outputs] == [accuracy, accuracy]
+
+
+def test_store_keeps_a_valid_entry_another_process_published(mnist_dir, tmp_path):
+    from lwkd_hf.teacher_cache import store
+
+    cache = tmp_path / "cache"
+    teacher = train_teacher(3, 30, cache_dir=cache, **recipe_kwargs(mnist_dir))
+    entry = entry_dir(cache, teacher.config.to_dict())
+    before = (entry / "model.safetensors").stat().st_ino
+    assert store(cache, teacher) == entry  # as a process that lost the race would
+    assert (entry / "model.safetensors").stat().st_ino == before  # the first entry was kept, not rewritten
+    assert len(entries(cache)) == 1 and not list((cache / "teachers").glob(".*"))
