@@ -102,6 +102,23 @@ def config_name(settings: dict) -> str:
     return "-".join(f"{SHORT[k]}{v}" for k, v in settings.items()) or "default"
 
 
+#: table -> the methods it shows beside COMPARED (ablations and KD-shuffle)
+TABLES = {"paper": ("lwkd-no-adv", "lwkd-no-kl", "lwkd-no-syn", "kd-shuffle"), "tuned": ("lwkd-no-adv", "lwkd-no-kl")}
+
+
+def table_settings(table: str, method: str, selected: dict[str, dict]) -> dict:
+    """The configuration a method runs with in a table: the paper's or the selected one; the ablations and
+    KD-shuffle follow the LW-KD (or KD) setting of that table; w/o SYN uses LW-KD's loss settings."""
+    chosen = PAPER if table == "paper" else selected
+    if method in ("lwkd-no-adv", "lwkd-no-kl"):
+        return ablation_settings(method, chosen["lwkd"])
+    if method == "kd-shuffle":
+        return chosen["kd"]
+    if method == "lwkd-no-syn":
+        return chosen["lwkd"]
+    return chosen[method]
+
+
 def ablation_settings(method: str, lwkd: dict) -> dict:
     """lwkd-no-adv / lwkd-no-kl at an LW-KD setting: drop what the method switches off."""
     drop = {"lwkd-no-adv": ("beta", "discriminator_learning_rate"), "lwkd-no-kl": ("alpha", "kl_scaling")}[method]
@@ -379,18 +396,10 @@ def report(study: Study, path: Path | None) -> None:
     final = cells(rows, FINAL_SEEDS)
     atomic_write_text(out / "grid.md", grid_table(grid_rows, selected))
     teachers = teacher_summary(study)
-    tables = {
-        "paper": {m: final.get((m, config_name(PAPER[m])), {}) for m in COMPARED},
-        "tuned": {m: final.get((m, config_name(selected[m])), {}) for m in COMPARED},
-    }
-    ablations = {
-        "paper": {a: final.get((a, config_name(ablation_settings(a, PAPER["lwkd"]))), {})
-                  for a in ("lwkd-no-adv", "lwkd-no-kl")}
-        | {"lwkd-no-syn": final.get(("lwkd-no-syn", config_name(PAPER["lwkd"])), {}),
-           "kd-shuffle": final.get(("kd-shuffle", config_name(PAPER["kd"])), {})},
-        "tuned": {a: final.get((a, config_name(ablation_settings(a, selected["lwkd"]))), {})
-                  for a in ("lwkd-no-adv", "lwkd-no-kl")},
-    }
+    tables = {table: {m: final.get((m, config_name(table_settings(table, m, selected))), {}) for m in COMPARED}
+              for table in TABLES}
+    ablations = {table: {m: final.get((m, config_name(table_settings(table, m, selected))), {})
+                         for m in TABLES[table]} for table in TABLES}
     comparisons = []  # (table, other, PairedComparison): LW-KD minus each, one Holm family
     for table in ("paper", "tuned"):
         for other in [m for m in COMPARED if m != "lwkd"] + list(ablations[table]):
@@ -571,13 +580,7 @@ def render(rows, selected, tables, ablations, comparisons, adjusted, family, tea
         lines += ["", f"## {title}", "", "| method | configuration | test accuracy % (mean ± sd) | macro-F1 % | "
                   "stopped epoch | true-class target probability |", "|---|---|---|---|---|---|"]
         for method in list(COMPARED) + list(ablations[table]):
-            if method in tables[table]:
-                settings = PAPER[method] if table == "paper" else selected[method]
-            elif method in ("lwkd-no-adv", "lwkd-no-kl"):
-                settings = ablation_settings(method, PAPER["lwkd"] if table == "paper" else selected["lwkd"])
-            else:
-                settings = PAPER["kd"] if method == "kd-shuffle" else PAPER["lwkd"]
-            name = config_name(settings)
+            name = config_name(table_settings(table, method, selected))
             group = row_of(method, name)
             f1 = f"{100 * statistics.mean(r['test_macro_f1'] for r in group):.2f}" if group else "–"
             stop = f"{statistics.mean(r['stopped_epoch'] for r in group):.1f}" if group else "–"

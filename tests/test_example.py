@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 REPO = Path(__file__).resolve().parents[1]
@@ -268,13 +269,25 @@ def test_kd_teacher_logits_use_the_teachers_training_length(thucnews_dir, tiny_c
     assert tokenizer.model_max_length > 10**9
     assert run_text_classification.model_teacher_length(str(tiny_checkpoint), 24) == 24
     assert run_text_classification.model_teacher_length(str(sup_run), 24) == 32  # from its run_config.json
-    write_csv(tmp_path / "train.csv", headlines(thucnews_dir, 20), ["title", "topic"])
+    train = headlines(thucnews_dir, 20)
+    write_csv(tmp_path / "train.csv", train, ["title", "topic"])
+    write_csv(tmp_path / "dev.csv", headlines(thucnews_dir, 2, offset=20), ["title", "topic"])
     out = tmp_path / "kd"
     run_text_classification.main([
-        "--train_file", str(tmp_path / "train.csv"), "--text_column_name", "title", "--label_column_name", "topic",
+        "--train_file", str(tmp_path / "train.csv"), "--validation_file", str(tmp_path / "dev.csv"),
+        "--text_column_name", "title", "--label_column_name", "topic",
         "--model", "fasttext", "--config_overrides", "ngram_buckets=100,embedding_dim=16", "--method", "kd",
         "--kd_teacher_dir", str(tiny_checkpoint), "--max_seq_length", "24", "--output_dir", str(out),
         "--num_train_epochs", "1", "--disable_tqdm", "true", "--report_to", "none"])
     record = json.loads((out / "run_config.json").read_text())
     assert record["method"]["kd_teacher_dir"] == str(tiny_checkpoint) and record["training"]["beta"] == 0.0
-    assert 0.0 < record["soft_targets"]["true_class_probability"] < 1.0
+    # the column holds the teacher's logits for the training texts padded to 24 tokens
+    teacher = AutoModelForSequenceClassification.from_pretrained(tiny_checkpoint).eval()
+    encoded = tokenizer([r["title"] for r in train], padding="max_length", truncation=True, max_length=24,
+                        return_tensors="pt")
+    assert encoded["input_ids"].shape[1] == 24
+    with torch.no_grad():
+        probs = torch.softmax(teacher(**encoded).logits / 6.0, dim=-1)
+    ids = torch.tensor([sorted(TOPICS.values()).index(r["topic"]) for r in train])
+    expected = probs[torch.arange(len(train)), ids].mean().item()
+    assert record["soft_targets"]["true_class_probability"] == pytest.approx(expected, rel=1e-5)
