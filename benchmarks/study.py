@@ -539,6 +539,9 @@ def render(rows, selected, tables, ablations, comparisons, adjusted, family, tea
     ]
     for other in [m for m in COMPARED if m != "lwkd"]:
         lines.append(f"| {other} | {verdict('paper', other)} | {verdict('tuned', other)} |")
+    if not final_rows:
+        lines += ["", "**No test-set verdict yet**: none of the final-seed runs exists. What the dev set says so far is "
+                  "under *What the tuning grid says so far* below; it is not a verdict."]
     lines += [
         "",
         f"The test set's own sampling error is ±{half:.2f} points (95 %, binomial, {n_test:,} headlines): a paired "
