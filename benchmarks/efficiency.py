@@ -19,6 +19,7 @@ import argparse
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -26,7 +27,7 @@ import time
 from pathlib import Path
 
 import torch
-from overhead import make_data, time_trainer
+from overhead import alternating_step_times
 
 from lwkd_hf.atomic import atomic_write_json
 from lwkd_hf.data import load_thucnews
@@ -90,13 +91,8 @@ def teacher_stage(data: Path, device: str | None) -> dict:
 
 
 def step_ratio(steps: int, rounds: int, batch_size: int) -> dict:
-    data = make_data(steps * batch_size)
-    times = {"trainer": [], "lwkd": []}
-    with tempfile.TemporaryDirectory() as tmp:
-        for r in range(rounds):
-            for kind in (["trainer", "lwkd"] if r % 2 == 0 else ["lwkd", "trainer"]):
-                times[kind] += time_trainer(kind, data, steps, batch_size, tmp, use_cpu=not torch.cuda.is_available())
-    medians = {k: sorted(v)[len(v) // 2] for k, v in times.items()}
+    times = alternating_step_times(["trainer", "lwkd"], steps, rounds, batch_size, use_cpu=not torch.cuda.is_available())
+    medians = {k: statistics.median(v) for k, v in times.items()}
     return {"median_step_ms": {k: 1000 * v for k, v in medians.items()}, "ratio": medians["lwkd"] / medians["trainer"],
             "steps_timed": {k: len(v) for k, v in times.items()}}
 

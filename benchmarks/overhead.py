@@ -75,6 +75,20 @@ def time_trainer(
     return timer.times[2:]  # the first steps warm up allocators and caches
 
 
+def alternating_step_times(
+    kinds: list[str], steps: int, rounds: int, batch_size: int, use_cpu: bool = True
+) -> dict[str, list[float]]:
+    """Step times of each trainer kind over ``rounds`` rounds, the order reversed every other round so that
+    drift of the machine hits every kind alike."""
+    data = make_data(steps * batch_size)
+    times: dict[str, list[float]] = {kind: [] for kind in kinds}
+    with tempfile.TemporaryDirectory() as tmp:
+        for round_index in range(rounds):
+            for kind in kinds if round_index % 2 == 0 else kinds[::-1]:
+                times[kind] += time_trainer(kind, data, steps, batch_size, tmp, use_cpu=use_cpu)
+    return times
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=40)
@@ -83,15 +97,8 @@ def main() -> None:
     parser.add_argument("--output", help="write the figures as JSON here")
     args = parser.parse_args()
 
-    data = make_data(args.steps * args.batch_size)
     params = count_parameters(build_student("textcnn", vocab_size=VOCAB, num_labels=NUM_LABELS, pad_token_id=VOCAB - 1))
-    kinds = ["trainer", "lwkd", "kd"]
-    times: dict[str, list[float]] = {kind: [] for kind in kinds}
-    with tempfile.TemporaryDirectory() as tmp:
-        for round_index in range(args.rounds):
-            order = kinds if round_index % 2 == 0 else kinds[::-1]
-            for kind in order:
-                times[kind] += time_trainer(kind, data, args.steps, args.batch_size, tmp)
+    times = alternating_step_times(["trainer", "lwkd", "kd"], args.steps, args.rounds, args.batch_size)
     medians = {kind: statistics.median(values) for kind, values in times.items()}
     result = {
         "model": "TextCNN", "parameters": params, "batch_size": args.batch_size, "seq_len": SEQ_LEN,

@@ -446,8 +446,9 @@ def main(argv: list[str] | None = None) -> dict:
                          ("test", data_args.max_predict_samples)):
         if split in raw:
             raw[split] = select(raw[split], limit, data_args.split_seed)
-    test_rows = raw["test"]["row"] if "test" in raw else []
+    test_rows: list[int] = []
     if "test" in raw:
+        test_rows = raw["test"]["row"]
         raw["test"] = raw["test"].remove_columns("row")
     labels = raw["train"].features["label"].names
     k = len(labels)
