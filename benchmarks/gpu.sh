@@ -10,5 +10,5 @@ export PYTHONPATH=/tmp/site:$PWD OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} PYTHONUNB
 export HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TRANSFORMERS_OFFLINE=1 LWKD_DATA_DIR=$PWD/.devdata
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader; nproc
 python3 -c "import torch, transformers, datasets, accelerate; print('torch', torch.__version__, 'cuda', torch.cuda.is_available(), 'transformers', transformers.__version__, 'datasets', datasets.__version__, 'accelerate', accelerate.__version__)" || exit 1
-[ -n "${SKIP_GPU_TESTS:-}" ] || (timeout 120 python3 -m pytest tests/test_gpu.py -q -p no:cacheprovider 2>&1 || true) | tail -15 | tee "${OUT:-/tmp}/gpu_tests.log"
+[ -n "${SKIP_GPU_TESTS:-}" ] || (timeout 120 python3 -m pytest tests -m cuda -q -p no:cacheprovider 2>&1 || true) | tail -15 | tee "${OUT:-/tmp}/gpu_tests.log"
 "$@"

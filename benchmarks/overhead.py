@@ -20,9 +20,11 @@ import numpy as np
 import torch
 from transformers import Trainer, TrainerCallback, TrainingArguments
 
+from costs import count_parameters
 from lwkd_hf import LWKDConfig, LWKDTrainer
 from lwkd_hf.atomic import atomic_write_json
-from lwkd_hf.text_models import build_student, count_parameters
+from lwkd_hf.columns import TEACHER_LOGITS_COLUMN
+from lwkd_hf.text.models import build_student
 
 VOCAB, SEQ_LEN, NUM_LABELS = 4762, 32, 10
 
@@ -50,7 +52,7 @@ def make_data(n: int, seed: int = 0) -> datasets.Dataset:
         {
             "input_ids": rng.integers(0, VOCAB - 1, (n, SEQ_LEN)).tolist(),
             "label": rng.integers(0, NUM_LABELS, n).tolist(),
-            "teacher_logits": rng.normal(size=(n, NUM_LABELS)).astype(np.float32).tolist(),
+            TEACHER_LOGITS_COLUMN: rng.normal(size=(n, NUM_LABELS)).astype(np.float32).tolist(),
         }
     )
 
@@ -66,7 +68,7 @@ def time_trainer(
     )
     timer = StepTimer()
     if kind == "trainer":
-        trainer = Trainer(model=model, args=TrainingArguments(**common), train_dataset=data.remove_columns("teacher_logits"))
+        trainer = Trainer(model=model, args=TrainingArguments(**common), train_dataset=data.remove_columns(TEACHER_LOGITS_COLUMN))
     else:
         beta = {"lwkd": 0.1, "kd": 0.0}[kind]
         trainer = LWKDTrainer(model=model, args=LWKDConfig(beta=beta, **common), train_dataset=data)

@@ -31,11 +31,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from lwkd_hf.atomic import atomic_path, atomic_write_json, atomic_write_text
+from lwkd_hf.methods import ABLATIONS, BASELINES, METHODS
 
-from lwkd_hf.atomic import atomic_path, atomic_write_json, atomic_write_text  # noqa: E402
-from lwkd_hf.methods import ABLATIONS, BASELINES, METHODS  # noqa: E402
+REPO = Path(__file__).resolve().parents[1]
 
 SCRIPT = REPO / "examples" / "run_text_classification.py"
 DATASET_FOLDERS = {"thucnews": "thucnews", "toutiao": "toutiao"}
@@ -293,7 +292,9 @@ def table8(matrix: Matrix, records: list[Record]) -> str:
     import torch
 
     from lwkd_hf import Discriminator, LeNet5
-    from lwkd_hf.text_models import build_small_bert, build_student, count_parameters, flops_per_instance
+    from costs import count_parameters, flops_per_instance, lenet_flops
+
+    from lwkd_hf.text.models import build_small_bert, build_student
 
     seq_len = 32
     lines = ["| model | #params | FLOPs per instance |", "|---|---|---|"]
@@ -326,12 +327,6 @@ def table8(matrix: Matrix, records: list[Record]) -> str:
         lines.append(f"| {dataset} | {student} | {stage:.0f} | {kd:.0f} | {stage / kd:.2f} | {sup:.0f} | {lwkd:.0f} | "
                      f"{(stage + lwkd) / sup:.2f} |")
     return "\n".join(lines) + "\n"
-
-
-def lenet_flops(model) -> int:
-    """2 x multiply-adds of LeNet5 on one 28x28 image (Table 9's layer shapes)."""
-    macs = 28 * 28 * 6 * 25 + 10 * 10 * 16 * 6 * 25 + 120 * 16 * 25 + 120 * 84 + 84 * model.num_classes
-    return 2 * macs
 
 
 def plot_curves(records: list[Record], path: Path) -> None:

@@ -13,21 +13,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+import torch
+from reproduce import REPO, SCRIPT, run_example
+from transformers import AutoConfig, AutoModelForSequenceClassification
 
-sys.path.insert(0, str(REPO / "benchmarks"))
-
-import torch  # noqa: E402
-from reproduce import SCRIPT, run_example  # noqa: E402
-from transformers import AutoConfig, AutoModelForSequenceClassification  # noqa: E402
-
-import lwkd_hf  # noqa: E402, F401  (registers the students)
-from lwkd_hf.atomic import atomic_write_json  # noqa: E402
+import lwkd_hf  # noqa: F401  (registers the students)
+from lwkd_hf.atomic import atomic_write_json
 STUDENTS = ["textcnn", "textrcnn", "dpcnn", "fasttext", "bert"]
 
 

@@ -17,7 +17,7 @@ import torch
 
 from lwkd_hf.atomic import atomic_path, atomic_write_json
 from lwkd_hf.synthesis import load_mnist
-from lwkd_hf.teacher import train_teacher
+from lwkd_hf.teacher_training import train_teacher
 
 SETTINGS = {"paper: constant 0.1": (0.1, "constant"), "default: 0.05 warm-up + cosine": (0.05, "warmup-cosine")}
 

@@ -16,12 +16,11 @@ from pathlib import Path
 
 import torch
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO_ROOT))
+from lwkd_hf.atomic import atomic_path, atomic_write_json, atomic_write_text
+from lwkd_hf.synthesis import load_mnist, synmnist_arrays
+from lwkd_hf.teacher_training import train_teacher
 
-from lwkd_hf.atomic import atomic_path, atomic_write_json, atomic_write_text  # noqa: E402
-from lwkd_hf.synthesis import load_mnist, synmnist_arrays  # noqa: E402
-from lwkd_hf.teacher import train_teacher  # noqa: E402
+REPO_ROOT = Path(__file__).resolve().parents[1]
 
 # name -> (K, examples per class, epochs, paper accuracy %), paper Table 2
 ROWS = {

@@ -1,16 +1,21 @@
 """lwkd-hf: LW-KD (Learning from a Lightweight Teacher for Efficient Knowledge Distillation) for HF Transformers.
 
-Importing the package also registers its text students with ``AutoConfig``,
-``AutoModelForSequenceClassification`` and ``AutoTokenizer``.
+The LW-KD core sits at the package root: the teacher and its training, the soft-target column, the loss
+terms, the discriminator, ``LWKDConfig`` and ``LWKDTrainer``. The text application (the paper's Chinese-news
+data, tokenizer and students) is :mod:`lwkd_hf.text`; importing the package registers its students with
+``AutoConfig``, ``AutoModelForSequenceClassification`` and ``AutoTokenizer``.
 """
 
+from . import text  # noqa: F401  (registers the text students with the Auto classes)
+from .columns import TEACHER_LOGITS_COLUMN
 from .config import LWKDConfig
 from .discriminator import Discriminator
 from .metrics import compute_metrics, load_metric
 from .soft_targets import add_teacher_logits, shift_to_label
 from .synthesis import load_mnist, make_synmnist
-from .teacher import LeNet5, Teacher, TeacherConfig, train_teacher
-from .text_models import build_student  # noqa: F401  (registers the Auto classes)
+from .teacher import LeNet5, Teacher, TeacherConfig
+from .teacher_training import train_teacher
+from .text import build_student
 from .trainer import LWKDTrainer
 
 __version__ = "0.1.0"
@@ -20,6 +25,7 @@ __all__ = [
     "LWKDConfig",
     "LWKDTrainer",
     "LeNet5",
+    "TEACHER_LOGITS_COLUMN",
     "Teacher",
     "TeacherConfig",
     "add_teacher_logits",

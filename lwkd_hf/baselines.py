@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .soft_targets import check_labels, label_column_of, logits_feature
+from .columns import TEACHER_LOGITS_COLUMN, check_labels, label_column_of, logits_feature
 
 if TYPE_CHECKING:
     import datasets
@@ -64,7 +64,7 @@ def add_virtual_teacher_logits(
     *,
     legacy: bool = False,
     correct_prob: float | None = None,
-    column: str = "teacher_logits",
+    column: str = TEACHER_LOGITS_COLUMN,
 ) -> "datasets.Dataset":
     """Add the ``tfkd`` (or, with ``legacy``, ``tfkd-legacy``) column; ``correct_prob`` defaults to 0.9 / 0.99."""
     label_column = label_column_of(dataset)
@@ -87,7 +87,7 @@ def add_model_logits(
     tokenizer,
     *,
     text_column: str = "text",
-    column: str = "teacher_logits",
+    column: str = TEACHER_LOGITS_COLUMN,
     max_length: int | None = None,
     batch_size: int = 256,
 ) -> "datasets.Dataset":
@@ -119,7 +119,7 @@ def add_model_logits(
     return dataset.map(compute, batched=True, batch_size=batch_size, features=features, desc="Teacher model logits")
 
 
-def shuffle_teacher_logits(dataset: "datasets.Dataset", *, column: str = "teacher_logits", seed: int = 0):
+def shuffle_teacher_logits(dataset: "datasets.Dataset", *, column: str = TEACHER_LOGITS_COLUMN, seed: int = 0):
     """Turn a ``kd`` column into ``kd-shuffle``: every entry but each row's maximum permuted (seeded)."""
     rng = np.random.default_rng(seed)
     return dataset.map(

@@ -7,9 +7,11 @@ import json
 import sys
 from pathlib import Path
 
+from .columns import TEACHER_LOGITS_COLUMN
+
 
 def _teacher(args: argparse.Namespace) -> None:
-    from .teacher import train_teacher
+    from .teacher_training import train_teacher
 
     per_class = args.per_class[0] if args.per_class and len(args.per_class) == 1 else args.per_class
     if args.output.exists() and any(args.output.iterdir()) and not args.overwrite:
@@ -39,7 +41,7 @@ def load_input(paths: list[Path]):
     """A ``save_to_disk`` folder (Dataset or DatasetDict) or CSV/TSV/JSON(L) files, as a DatasetDict."""
     import datasets
 
-    from .data import FILE_BUILDERS
+    from .text.data import FILE_BUILDERS
 
     if len(paths) == 1 and paths[0].is_dir():
         loaded = datasets.load_from_disk(str(paths[0]))
@@ -112,7 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     targets.add_argument("--output", type=Path, required=True, help="folder for the result (save_to_disk)")
     targets.add_argument("--splits", nargs="+", help="splits to fill (default: all)")
-    targets.add_argument("--column", default="teacher_logits")
+    targets.add_argument("--column", default=TEACHER_LOGITS_COLUMN, help="name of the new column")
     targets.add_argument("--dtype", default="float32", choices=["float32", "float16"])
     targets.add_argument("--seed", type=int, default=0)
     targets.set_defaults(func=_targets)

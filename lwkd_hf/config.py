@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from transformers import TrainingArguments
 
+from .columns import TEACHER_LOGITS_COLUMN
 from .losses import KL_SCALINGS
 
 
@@ -25,7 +26,8 @@ class LWKDConfig(TrainingArguments):
         kl_scaling (`str`, defaults to `"tau2"`): factor on the batch-mean KL: `"none"` (1, Eq. 4 as the paper
             writes it), `"tau2"` (tau^2, Hinton et al.) or `"tau2_over_k"` (tau^2 / K, the Tf-KD code's element-wise
             mean). `"tau2"` is the default because it did best on dev in docs/results.md's tuning grid.
-        teacher_logits_column (`str`, defaults to `"teacher_logits"`): the training set's column of K teacher logits.
+        teacher_logits_column (`str`, defaults to `TEACHER_LOGITS_COLUMN`, teacher_logits): the training set's column
+            of K teacher logits (:mod:`lwkd_hf.columns`).
         adversarial_loss (`str`, defaults to `"saturating"`): the student's adversarial term, Eq. 7's
             `log(1 - D(p_s))`, or `"non_saturating"` `-log D(p_s)`.
         discriminator_hidden_sizes (`list[int]`, defaults to `[64, 64]`): hidden widths of the discriminator MLP.
@@ -54,7 +56,7 @@ class LWKDConfig(TrainingArguments):
         },
     )
     teacher_logits_column: str = field(
-        default="teacher_logits",
+        default=TEACHER_LOGITS_COLUMN,
         metadata={"help": "Dataset column holding the (shifted) teacher logits, one row of K floats per example."},
     )
     adversarial_loss: str = field(

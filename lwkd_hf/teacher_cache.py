@@ -8,7 +8,7 @@ published by renaming a finished temporary folder, so a reader never sees half o
 racing on one key leave one valid entry. An entry that does not load, or whose config differs from the
 request, is retrained with a warning, never trusted. The training device is not part of the key: a teacher
 trained on a GPU serves CPU runs and the other way round (their accuracies agree within 0.3 points,
-``tests/test_gpu.py``), so which device trained a cached teacher depends on who filled the cache first.
+``tests/test_teacher_training.py``), so which device trained a cached teacher depends on who filled the cache first.
 """
 
 from __future__ import annotations

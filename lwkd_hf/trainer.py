@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import os
 from collections import defaultdict
+from typing import Any, Callable
 
 import datasets
 import torch
-from transformers import Trainer, TrainerCallback
+from torch import nn
+from transformers import DataCollator, EvalPrediction, PreTrainedModel, PreTrainedTokenizerBase, Trainer, TrainerCallback
 from transformers.utils import logging
 
 from .atomic import atomic_path, atomic_save_safetensors
@@ -29,7 +31,7 @@ from .losses import (
     kl_scale,
     softened_log_probs,
 )
-from .soft_targets import validate_teacher_column
+from .columns import validate_teacher_column
 
 logger = logging.get_logger(__name__)
 
@@ -60,14 +62,40 @@ class LWKDTrainer(Trainer):
     ``ce``, ``kl``, ``adv``, ``discriminator_loss``, ``discriminator_acc_real``, ``discriminator_acc_fake``.
     """
 
-    def __init__(self, model=None, args: LWKDConfig | None = None, *pargs, **kwargs):
+    def __init__(
+        self,
+        model: PreTrainedModel | nn.Module | None = None,
+        args: LWKDConfig | None = None,
+        data_collator: DataCollator | None = None,
+        train_dataset: datasets.Dataset | datasets.IterableDataset | None = None,
+        eval_dataset: datasets.Dataset | dict[str, datasets.Dataset] | None = None,
+        processing_class: PreTrainedTokenizerBase | None = None,
+        model_init: Callable[[], PreTrainedModel] | None = None,
+        compute_metrics: Callable[[EvalPrediction], dict] | None = None,
+        callbacks: list[TrainerCallback] | None = None,
+        optimizers: tuple[torch.optim.Optimizer | None, torch.optim.lr_scheduler.LambdaLR | None] = (None, None),
+        optimizer_cls_and_kwargs: tuple[type[torch.optim.Optimizer], dict[str, Any]] | None = None,
+        preprocess_logits_for_metrics: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
+    ):
+        """``Trainer``'s arguments but ``compute_loss_func`` (the loss is Eq. 8); ``args`` must be an ``LWKDConfig``."""
         if args is None:
             args = LWKDConfig(output_dir="lwkd_output")
         if not isinstance(args, LWKDConfig):
             raise TypeError(f"LWKDTrainer needs args of type LWKDConfig, got {type(args).__name__}")
-        super().__init__(model, args, *pargs, **kwargs)
-        if self.compute_loss_func is not None:
-            raise ValueError("LWKDTrainer computes its own loss (Eq. 8): it does not use compute_loss_func")
+        super().__init__(
+            model=model,
+            args=args,
+            data_collator=data_collator,
+            train_dataset=train_dataset,
+            eval_dataset=eval_dataset,
+            processing_class=processing_class,
+            model_init=model_init,
+            compute_metrics=compute_metrics,
+            callbacks=callbacks,
+            optimizers=optimizers,
+            optimizer_cls_and_kwargs=optimizer_cls_and_kwargs,
+            preprocess_logits_for_metrics=preprocess_logits_for_metrics,
+        )
         # compute_loss returns per-batch means and never passes num_items_in_batch to the model, so Trainer must
         # divide the loss by the accumulation steps. transformers >= 5.19 reads loss_is_scaled_for_ga; 5.0-5.18
         # divide only when model_accepts_loss_kwargs is False, which Trainer sets True for any forward taking
@@ -169,15 +197,19 @@ class LWKDTrainer(Trainer):
 
     def _discriminator_backward(self, p_teacher: torch.Tensor, p_student: torch.Tensor) -> None:
         """Accumulate ``D``'s gradient of ``-L_ADV`` (Eq. 7) on teacher and (detached) student distributions,
-        one forward pass for both, divided by the accumulation steps; log its loss and accuracies."""
+        one forward pass for both, divided by the accumulation steps."""
         with torch.autocast(device_type=p_student.device.type, enabled=False):
             scores = self.discriminator(torch.cat([p_teacher, p_student]))
             on_teacher, on_student = scores[: len(p_teacher)], scores[len(p_teacher) :]
             d_loss = discriminator_loss(on_teacher, on_student)
             (d_loss / getattr(self, "current_gradient_accumulation_steps", 1)).backward()
+        self._record_discriminator_metrics(d_loss, on_teacher, on_student)
+
+    def _record_discriminator_metrics(self, d_loss: torch.Tensor, on_teacher: torch.Tensor, on_student: torch.Tensor):
+        """``D``'s loss and its accuracy on teacher (score > 0) and student (score < 0) distributions, for ``log``."""
         self._metrics["discriminator_loss"].append(d_loss.detach())
-        self._metrics["discriminator_acc_real"].append((on_teacher > 0).float().mean())
-        self._metrics["discriminator_acc_fake"].append((on_student < 0).float().mean())
+        self._metrics["discriminator_acc_real"].append((on_teacher.detach() > 0).float().mean())
+        self._metrics["discriminator_acc_fake"].append((on_student.detach() < 0).float().mean())
 
     def step_discriminator(self) -> None:
         """One Adam step of the discriminator on its accumulated gradient, averaged over processes."""

@@ -14,6 +14,7 @@ from lwkd_hf.baselines import (
     tfkd_logits,
     virtual_teacher_probs,
 )
+from lwkd_hf.columns import TEACHER_LOGITS_COLUMN
 from lwkd_hf.losses import cross_entropy_loss, softened_probs
 
 
@@ -64,11 +65,11 @@ def test_kd_shuffle_keeps_maximum_and_multiset():
 def test_column_fillers_on_datasets():
     data = datasets.Dataset.from_dict({"text": ["a", "b", "c"], "label": [0, 2, 1]})
     tfkd = add_virtual_teacher_logits(data, 3)
-    np.testing.assert_allclose(np.exp(np.asarray(tfkd["teacher_logits"])).sum(axis=1), 1.0, rtol=1e-6)
+    np.testing.assert_allclose(np.exp(np.asarray(tfkd[TEACHER_LOGITS_COLUMN])).sum(axis=1), 1.0, rtol=1e-6)
     legacy = add_virtual_teacher_logits(data, 3, legacy=True)
-    np.testing.assert_allclose(np.asarray(legacy["teacher_logits"])[1], [0.005, 0.005, 0.99], rtol=1e-6)
+    np.testing.assert_allclose(np.asarray(legacy[TEACHER_LOGITS_COLUMN])[1], [0.005, 0.005, 0.99], rtol=1e-6)
     shuffled = shuffle_teacher_logits(tfkd, seed=0)
-    np.testing.assert_array_equal(np.asarray(shuffled["teacher_logits"]).argmax(1), [0, 2, 1])
+    np.testing.assert_array_equal(np.asarray(shuffled[TEACHER_LOGITS_COLUMN]).argmax(1), [0, 2, 1])
     with pytest.raises(ValueError, match="label 2 at row 1 is outside 0..1"):
         add_virtual_teacher_logits(data, 2)
 
@@ -97,5 +98,5 @@ def test_kd_stores_the_teachers_logits_unchanged():
     table = [[0.5, -1.0, 3.0], [2.0, 2.5, -0.5], [-3.0, 1.0, 0.0]]
     data = datasets.Dataset.from_dict({"text": ["c", "a", "b", "a"], "label": [0, 1, 2, 0]})
     out = add_model_logits(data, FixedModel(table), CharTokenizer())
-    np.testing.assert_array_equal(np.asarray(out["teacher_logits"], dtype=np.float32),
+    np.testing.assert_array_equal(np.asarray(out[TEACHER_LOGITS_COLUMN], dtype=np.float32),
                                   np.asarray([table[2], table[0], table[1], table[0]], dtype=np.float32))

@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 import torch
 
-from lwkd_hf.teacher import Teacher, train_teacher
+from lwkd_hf.teacher import Teacher
 from lwkd_hf.teacher_cache import default_cache_dir, entry_dir, recipe_key
+from lwkd_hf.teacher_training import train_teacher
 
 
 def recipe_kwargs(mnist_dir, **overrides):
@@ -81,7 +82,7 @@ def test_cache_off_and_default_location(mnist_dir, tmp_path, monkeypatch):
 
 RACER = """
 import sys
-from lwkd_hf.teacher import train_teacher
+from lwkd_hf.teacher_training import train_teacher
 t = train_teacher(3, 30, mnist=sys.argv[1], epochs=1, seed=5, test_per_class=10, progress=False, device="cpu",
                   num_threads=1, cache_dir=sys.argv[2])
 print(t.config.test_accuracy)

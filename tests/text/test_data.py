@@ -1,10 +1,12 @@
+"""The THUCNews and Toutiao readers, the stratified 18:1:1 split, and the hub-style split preparation."""
+
 from collections import Counter
 
 import numpy as np
 import pytest
 from datasets import ClassLabel
 
-from lwkd_hf.data import (
+from lwkd_hf.text.data import (
     TOUTIAO_CLASS_NAMES,
     load_text_classification,
     load_thucnews,
@@ -266,7 +268,7 @@ def test_load_text_classification_dispatch(thucnews_dir, toutiao_dir, tmp_path):
 def test_prepare_classification_hub_style_splits():
     from datasets import ClassLabel, Dataset, Features, Value
 
-    from lwkd_hf.data import prepare_classification
+    from lwkd_hf.text.data import prepare_classification
 
     features = Features({"sentence": Value("string"), "label": ClassLabel(names=["neg", "pos"])})
     train = Dataset.from_dict({"sentence": [f"s{i}" for i in range(40)], "label": [0, 1] * 20}, features=features)

@@ -1,3 +1,5 @@
+"""ChineseTextTokenizer: vocabularies, char and word levels, AutoTokenizer round trips, datasets, embeddings."""
+
 import json
 
 import numpy as np
@@ -6,8 +8,8 @@ import torch
 from datasets import Dataset, DatasetDict
 from transformers import AutoTokenizer
 
-import lwkd_hf.text_models  # noqa: F401  (registers the tokenizer with AutoTokenizer)
-from lwkd_hf.tokenization import (
+import lwkd_hf.text  # noqa: F401  (registers the tokenizer with AutoTokenizer)
+from lwkd_hf.text.tokenization import (
     ChineseTextTokenizer,
     build_vocab,
     load_pretrained_embeddings,
@@ -81,7 +83,7 @@ def test_save_pretrained_auto_tokenizer_round_trip(tmp_path, level, thucnews_dir
 
 
 def test_auto_tokenizer_beside_a_student_and_a_bert(tmp_path):
-    from lwkd_hf.text_models import build_small_bert, build_student
+    from lwkd_hf.text.models import build_small_bert, build_student
 
     tok = ChineseTextTokenizer.from_texts(TEXTS, max_length=8)
     for sub, model in {
@@ -118,7 +120,7 @@ def test_bad_vocab_files(tmp_path):
 
 
 def test_tokenize_dataset_dict(thucnews_dir):
-    from lwkd_hf.data import load_thucnews
+    from lwkd_hf.text.data import load_thucnews
 
     ds = load_thucnews(thucnews_dir)
     tok = ChineseTextTokenizer.from_vocab_file(thucnews_dir / "vocab.json")

@@ -7,7 +7,7 @@ the THUCNews ``vocab.json`` (``<UNK>`` = 4760, ``<PAD>`` = 4761) can be used as 
 
 ``save_pretrained`` writes ``vocab.json`` and ``tokenizer_config.json`` (with ``level`` and
 ``model_max_length``); ``AutoTokenizer.from_pretrained`` finds the class once
-``lwkd_hf.text_models`` is imported (it registers the tokenizer for every student config).
+``lwkd_hf`` is imported (:mod:`lwkd_hf.text` registers it for every student config).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from transformers import PreTrainedTokenizer
 
-from .atomic import atomic_write_json
+from ..atomic import atomic_write_json
 
 LEVELS = ("char", "word")
 PAD_TOKEN = "<PAD>"

@@ -1,6 +1,7 @@
 """Trains the tiny test model with LWKDTrainer; run once plainly and once under `accelerate launch`.
 
-Usage: python tests/distributed_job.py OUTPUT_DIR PER_DEVICE_BATCH
+Usage, from the repository root: python -m tests.integration.distributed_job OUTPUT_DIR PER_DEVICE_BATCH
+(under accelerate: python -m accelerate.commands.launch ... -m tests.integration.distributed_job OUTPUT_DIR N).
 Each rank writes rank{i}.safetensors (student + discriminator weights); the main process also writes
 result.json (log history and final eval metrics).
 """
@@ -9,24 +10,22 @@ import json
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from safetensors.torch import save_file
 
-from safetensors.torch import save_file  # noqa: E402
-
-from lwkd_hf.metrics import compute_metrics  # noqa: E402
-from lwkd_hf.trainer import LWKDTrainer  # noqa: E402
-from tests.helpers import make_args, tiny_bert, toy_dataset  # noqa: E402
+from lwkd_hf.metrics import compute_metrics
+from lwkd_hf.trainer import LWKDTrainer
+from tests.conftest import build_args, build_tiny_bert, build_toy_dataset
 
 
 def main(output_dir: str, per_device_batch: int) -> None:
-    args = make_args(
+    args = build_args(
         output_dir, per_device_train_batch_size=per_device_batch, per_device_eval_batch_size=8, max_steps=6,
         logging_steps=2, optim="sgd", learning_rate=0.5, lr_scheduler_type="constant", max_grad_norm=0.0,
         save_strategy="steps", save_steps=6,
     )
     trainer = LWKDTrainer(
-        model=tiny_bert(), args=args, train_dataset=toy_dataset(96),
-        eval_dataset=toy_dataset(32, seed=1, with_teacher=False), compute_metrics=compute_metrics,
+        model=build_tiny_bert(), args=args, train_dataset=build_toy_dataset(96),
+        eval_dataset=build_toy_dataset(32, seed=1, with_teacher=False), compute_metrics=compute_metrics,
     )
     trainer.train()
     metrics = trainer.evaluate()

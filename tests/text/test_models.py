@@ -1,9 +1,11 @@
+"""The text students (TextCNN, TextRCNN, DPCNN, FastText) and the small BERT: shapes, losses, Auto round trips."""
+
 import pytest
 import torch
 import torch.nn.functional as F
 from transformers import AutoConfig, AutoModelForSequenceClassification, BertForSequenceClassification
 
-from lwkd_hf.text_models import (
+from lwkd_hf.text.models import (
     DPCNN,
     STUDENTS,
     FastText,
@@ -11,12 +13,9 @@ from lwkd_hf.text_models import (
     TextRCNN,
     build_small_bert,
     build_student,
-    count_parameters,
-    flops_per_instance,
     ngram_bucket_ids,
 )
 
-VOCAB, PAD, LABELS = 4762, 4761, 10
 #: Small sizes so that each test runs in well under a second.
 SMALL = {
     "textcnn": dict(embedding_dim=16, num_filters=8),
@@ -39,45 +38,6 @@ def batch(vocab_size=50, pad=49, length=32, size=4, seed=1):
         ids[row, n:] = pad
         mask[row, n:] = 0
     return ids, mask
-
-
-def test_default_parameter_counts():
-    e, f, ks = 300, 256, (2, 3, 4)
-    textcnn = VOCAB * e + sum(f * k * e + f for k in ks) + (f * len(ks) + 1) * LABELS
-    assert textcnn == 2_128_258
-    h = 256
-    textrcnn = VOCAB * e + 2 * 4 * (h * e + h * h + 2 * h) + (2 * h + e + 1) * LABELS
-    dpcnn = VOCAB * e + (250 * 3 * e + 250) + (250 * 250 * 3 + 250) + (250 + 1) * LABELS
-    fasttext = VOCAB * e + 2 * 250_499 * e + (3 * e + 1) * h + (h + 1) * LABELS
-    expected = {"textcnn": textcnn, "textrcnn": textrcnn, "dpcnn": dpcnn, "fasttext": fasttext}
-    assert expected == {"textcnn": 2_128_258, "textrcnn": 2_579_514, "dpcnn": 1_844_110, "fasttext": 151_961_226}
-    for name, n in expected.items():
-        with torch.device("meta"):  # no memory or init time for FastText's 150M n-gram weights
-            model = build_student(name, vocab_size=VOCAB, num_labels=LABELS, pad_token_id=PAD)
-        assert count_parameters(model) == n, name
-    bert = build_small_bert(VOCAB, LABELS, pad_token_id=PAD)
-    assert count_parameters(bert) == 1_032_586
-    assert bert.config.hidden_size == 128 and bert.config.num_hidden_layers == 2
-    assert bert.config.num_attention_heads == 2 and bert.config.intermediate_size == 512
-    assert bert.config.max_position_embeddings == 64 and bert.config.pad_token_id == PAD
-
-
-def test_default_flops_per_instance():
-    with torch.device("meta"):
-        models = {n: build_student(n, vocab_size=VOCAB, num_labels=LABELS, pad_token_id=PAD) for n in STUDENTS}
-    # TextCNN: 2 x (sum_k (32-k+1) * k * 300 * 256 + 768 * 10)
-    assert flops_per_instance(models["textcnn"], 32) == 2 * ((31 * 2 + 30 * 3 + 29 * 4) * 300 * 256 + 768 * 10) == 41_180_160
-    assert flops_per_instance(models["textrcnn"], 32) == 2 * (2 * 32 * 4 * 256 * (300 + 256) + 812 * 10) == 72_892_272
-    # DPCNN lengths: region 30, conv pair at 30, blocks at 15, 7, 3, 1
-    pair = 2 * 3 * 250 * 250
-    assert flops_per_instance(models["dpcnn"], 32) == 2 * (30 * 3 * 300 * 250 + (30 + 15 + 7 + 3 + 1) * pair + 2500) == 55_505_000
-    # FastText: the paper's 465.9K (two linear layers) plus the mean over 32 x 900 values
-    assert flops_per_instance(models["fasttext"], 32) == 2 * (900 * 256 + 256 * 10) + 32 * 900 == 494_720
-    bert = build_small_bert(VOCAB, LABELS, pad_token_id=PAD)
-    per_layer = 4 * 32 * 128 * 128 + 2 * 32 * 32 * 128 + 2 * 32 * 128 * 512
-    assert flops_per_instance(bert, 32) == 2 * (2 * per_layer + 128 * 128 + 128 * 10) == 26_249_728
-    with pytest.raises(TypeError):
-        flops_per_instance(torch.nn.Linear(2, 2), 32)
 
 
 @pytest.mark.parametrize("name", list(STUDENTS))
@@ -186,7 +146,7 @@ def test_plain_trainer_step(tmp_path):
     from datasets import Dataset
     from transformers import Trainer, TrainingArguments
 
-    from lwkd_hf.tokenization import ChineseTextTokenizer, tokenize_dataset
+    from lwkd_hf.text.tokenization import ChineseTextTokenizer, tokenize_dataset
 
     texts = ["今天天气好", "天气不错", "股市大涨", "股票下跌"] * 8
     tok = ChineseTextTokenizer.from_texts(texts, max_length=8)

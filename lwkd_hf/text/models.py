@@ -17,33 +17,15 @@
 All four apply dropout (``config.dropout``, default 0.5) to the pooled features before the classifier.
 
 Each student has its own config class (``model_type`` ``lwkd-textcnn``, ``lwkd-textrcnn``,
-``lwkd-dpcnn``, ``lwkd-fasttext``). Importing this module registers them with ``AutoConfig``,
-``AutoModelForSequenceClassification`` and ``AutoTokenizer`` (:class:`ChineseTextTokenizer`).
+``lwkd-dpcnn``, ``lwkd-fasttext``), registered with the Auto classes by :mod:`lwkd_hf.text`.
 ``forward(input_ids, attention_mask=None, labels=None)`` returns a ``SequenceClassifierOutput``
 with ``logits`` ``(batch, num_labels)`` and, given labels, the cross-entropy ``loss``. Padding
 positions embed to the zero vector (``padding_idx``); only FastText reads ``attention_mask``
 (to average over real tokens); the convolutional and recurrent students see the fixed-length
-padded sequence, as in the reference implementation.
-
-Default parameter counts, for a 4,762-token vocabulary (the THUCNews character vocab), 300-d
-embeddings and 10 labels (:func:`count_parameters`)::
-
-    TextCNN    2,128,258   (paper: ~2.1M)   embedding 1,428,600
-    TextRCNN   2,579,514   (paper: ~2.6M)
-    DPCNN      1,844,110   (paper: ~1.8M)
-    FastText 151,961,226   (paper: ~152.0M; two 250,499 x 300 n-gram tables = 150,299,400)
-
-:func:`flops_per_instance` counts 2 FLOPs per multiply-add of the convolutions, linear layers,
-LSTM gates and attention products, plus 1 FLOP per element summed by FastText's mean; embedding
-lookups, hashing, activations, pooling, normalisation and softmax count as free. At sequence
-length 32 with 10 labels::
-
-    TextCNN      41,180,160   (2 x 20,590,080 multiply-adds; the paper's Table 8 "~20.6M" is that
-                               multiply-add count: 20,593,920 with ToutiaoNews's 15 labels)
-    TextRCNN     72,892,272
-    DPCNN        55,505,000
-    FastText        494,720   (465,920 in the two linear layers, the paper's "~465.9K", + 28,800 mean)
-    small BERT   26,249,728   (build_small_bert; 1,032,586 parameters)
+padded sequence, as in the reference implementation. Each student's ``flops(seq_len)`` counts 2 FLOPs
+per multiply-add of its convolutions, linear layers and LSTM gates, plus 1 per element summed by
+FastText's mean; embedding lookups, hashing, activations and pooling count as free. Their parameter
+and FLOP counts, against the paper's, are in docs/students.md.
 """
 
 from __future__ import annotations
@@ -51,19 +33,9 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
-from transformers import (
-    AutoConfig,
-    AutoModelForSequenceClassification,
-    AutoTokenizer,
-    BertConfig,
-    BertForSequenceClassification,
-    PreTrainedConfig,
-    PreTrainedModel,
-)
+from transformers import BertConfig, BertForSequenceClassification, PreTrainedConfig, PreTrainedModel
 from transformers import initialization as init
 from transformers.modeling_outputs import SequenceClassifierOutput
-
-from .tokenization import ChineseTextTokenizer
 
 #: Multipliers of the n-gram hash (from the reference FastText implementation).
 HASH_PRIME_1 = 14918087
@@ -322,12 +294,6 @@ STUDENTS: dict[str, tuple[type[LWKDTextConfig], type[LWKDTextModel]]] = {
     "fasttext": (FastTextConfig, FastText),
 }
 
-for _config_cls, _model_cls in STUDENTS.values():
-    AutoConfig.register(_config_cls.model_type, _config_cls, exist_ok=True)
-    AutoModelForSequenceClassification.register(_config_cls, _model_cls, exist_ok=True)
-    AutoTokenizer.register(_config_cls, tokenizer_class=ChineseTextTokenizer, exist_ok=True)
-
-
 # ----------------------------------------------------------------------------------------------- builders
 
 
@@ -344,7 +310,7 @@ def build_student(
 
     ``overrides`` set config fields (e.g. ``embedding_dim``, ``dropout``, ``ngram_buckets``,
     ``id2label``). ``embeddings`` (``(vocab_size, dim)``, e.g. from
-    :func:`lwkd_hf.tokenization.load_pretrained_embeddings`) sets ``embedding_dim`` and is copied in.
+    :func:`lwkd_hf.text.tokenization.load_pretrained_embeddings`) sets ``embedding_dim`` and is copied in.
     """
     try:
         config_cls, model_cls = STUDENTS[name.lower()]
@@ -376,26 +342,3 @@ def build_small_bert(
     settings.update(overrides)
     config = BertConfig(vocab_size=vocab_size, num_labels=num_labels, pad_token_id=pad_token_id, **settings)
     return BertForSequenceClassification(config)
-
-
-# ----------------------------------------------------------------------------------------------- efficiency
-
-
-def count_parameters(model: nn.Module, *, trainable_only: bool = False) -> int:
-    """Number of parameters (all, or only those with ``requires_grad``)."""
-    return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
-
-
-def _bert_macs(config: BertConfig, seq_len: int) -> int:
-    h, i, n = config.hidden_size, config.intermediate_size, seq_len
-    per_layer = 4 * n * h * h + 2 * n * n * h + 2 * n * h * i
-    return config.num_hidden_layers * per_layer + h * h + h * config.num_labels
-
-
-def flops_per_instance(model: nn.Module, seq_len: int) -> int:
-    """Analytic FLOPs to classify one sequence of ``seq_len`` tokens (convention in the module docstring)."""
-    if isinstance(model, LWKDTextModel):
-        return model.flops(seq_len)
-    if isinstance(model, BertForSequenceClassification):
-        return 2 * _bert_macs(model.config, seq_len)
-    raise TypeError(f"no FLOP formula for {type(model).__name__}")

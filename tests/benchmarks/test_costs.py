@@ -1,0 +1,60 @@
+"""benchmarks/costs.py: the students' default parameter counts and FLOPs per instance (the paper's Table 8 figures)."""
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+import torch
+
+from lwkd_hf.text.models import STUDENTS, build_small_bert, build_student
+
+REPO = Path(__file__).resolve().parents[2]
+VOCAB, PAD, LABELS = 4762, 4761, 10
+
+
+@pytest.fixture(scope="module")
+def costs():
+    """benchmarks/costs.py, a script (benchmarks/ is no package), loaded from its file."""
+    spec = importlib.util.spec_from_file_location("costs", REPO / "benchmarks" / "costs.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_default_parameter_counts(costs):
+    e, f, ks = 300, 256, (2, 3, 4)
+    textcnn = VOCAB * e + sum(f * k * e + f for k in ks) + (f * len(ks) + 1) * LABELS
+    assert textcnn == 2_128_258
+    h = 256
+    textrcnn = VOCAB * e + 2 * 4 * (h * e + h * h + 2 * h) + (2 * h + e + 1) * LABELS
+    dpcnn = VOCAB * e + (250 * 3 * e + 250) + (250 * 250 * 3 + 250) + (250 + 1) * LABELS
+    fasttext = VOCAB * e + 2 * 250_499 * e + (3 * e + 1) * h + (h + 1) * LABELS
+    expected = {"textcnn": textcnn, "textrcnn": textrcnn, "dpcnn": dpcnn, "fasttext": fasttext}
+    assert expected == {"textcnn": 2_128_258, "textrcnn": 2_579_514, "dpcnn": 1_844_110, "fasttext": 151_961_226}
+    for name, n in expected.items():
+        with torch.device("meta"):  # no memory or init time for FastText's 150M n-gram weights
+            model = build_student(name, vocab_size=VOCAB, num_labels=LABELS, pad_token_id=PAD)
+        assert costs.count_parameters(model) == n, name
+    bert = build_small_bert(VOCAB, LABELS, pad_token_id=PAD)
+    assert costs.count_parameters(bert) == 1_032_586
+    assert bert.config.hidden_size == 128 and bert.config.num_hidden_layers == 2
+    assert bert.config.num_attention_heads == 2 and bert.config.intermediate_size == 512
+    assert bert.config.max_position_embeddings == 64 and bert.config.pad_token_id == PAD
+
+
+def test_default_flops_per_instance(costs):
+    with torch.device("meta"):
+        models = {n: build_student(n, vocab_size=VOCAB, num_labels=LABELS, pad_token_id=PAD) for n in STUDENTS}
+    # TextCNN: 2 x (sum_k (32-k+1) * k * 300 * 256 + 768 * 10)
+    assert costs.flops_per_instance(models["textcnn"], 32) == 2 * ((31 * 2 + 30 * 3 + 29 * 4) * 300 * 256 + 768 * 10) == 41_180_160
+    assert costs.flops_per_instance(models["textrcnn"], 32) == 2 * (2 * 32 * 4 * 256 * (300 + 256) + 812 * 10) == 72_892_272
+    # DPCNN lengths: region 30, conv pair at 30, blocks at 15, 7, 3, 1
+    pair = 2 * 3 * 250 * 250
+    assert costs.flops_per_instance(models["dpcnn"], 32) == 2 * (30 * 3 * 300 * 250 + (30 + 15 + 7 + 3 + 1) * pair + 2500) == 55_505_000
+    # FastText: the paper's 465.9K (two linear layers) plus the mean over 32 x 900 values
+    assert costs.flops_per_instance(models["fasttext"], 32) == 2 * (900 * 256 + 256 * 10) + 32 * 900 == 494_720
+    bert = build_small_bert(VOCAB, LABELS, pad_token_id=PAD)
+    per_layer = 4 * 32 * 128 * 128 + 2 * 32 * 32 * 128 + 2 * 32 * 128 * 512
+    assert costs.flops_per_instance(bert, 32) == 2 * (2 * per_layer + 128 * 128 + 128 * 10) == 26_249_728
+    with pytest.raises(TypeError):
+        costs.flops_per_instance(torch.nn.Linear(2, 2), 32)

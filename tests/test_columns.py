@@ -1,0 +1,36 @@
+"""The teacher-logits column checks: width, finite values, labels in range, presence, non-empty."""
+
+import datasets
+import pytest
+
+from lwkd_hf.columns import TEACHER_LOGITS_COLUMN, validate_teacher_column
+
+
+def _dataset(logits, labels):
+    return datasets.Dataset.from_dict({TEACHER_LOGITS_COLUMN: logits, "label": labels})
+
+
+def test_validate_accepts_good_column():
+    validate_teacher_column(_dataset([[1.0, 2.0, 0.0]] * 4, [0, 1, 2, 0]), TEACHER_LOGITS_COLUMN, 3)
+
+
+@pytest.mark.parametrize(
+    "logits,labels,num_labels,message",
+    [
+        ([[1.0, 2.0]] * 2, [0, 1], 3, "has width 2 but the model has num_labels=3"),
+        ([[1.0, float("nan"), 0.0], [1.0, 2.0, 3.0]], [0, 1], 3, r"row 0 holds NaN or inf"),
+        ([[1.0, 2.0, 0.0], [1.0, float("inf"), 0.0]], [0, 1], 3, r"row 1 holds NaN or inf"),
+        ([[1.0, 2.0, 0.0]] * 3, [0, 3, 1], 3, r"label 3 at row 1 is outside 0..2"),
+        ([[1.0, 2.0, 0.0]] * 2, [-1, 0], 3, r"label -1 at row 0 is outside 0..2"),
+    ],
+)
+def test_validate_names_the_problem(logits, labels, num_labels, message):
+    with pytest.raises(ValueError, match=message):
+        validate_teacher_column(_dataset(logits, labels), TEACHER_LOGITS_COLUMN, num_labels)
+
+
+def test_validate_missing_column_and_empty_dataset():
+    with pytest.raises(ValueError, match="has no column 'teacher_logits'"):
+        validate_teacher_column(datasets.Dataset.from_dict({"label": [0]}), TEACHER_LOGITS_COLUMN, 3)
+    with pytest.raises(ValueError, match="empty"):
+        validate_teacher_column(_dataset([], []), TEACHER_LOGITS_COLUMN, 3)
