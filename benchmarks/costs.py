@@ -51,21 +51,33 @@ def flops_per_instance(model: nn.Module, seq_len: int) -> int:
     raise TypeError(f"no FLOP formula for {type(model).__name__}")
 
 
-def table(vocab_size: int, num_labels: int, seq_len: int, embedding_dim: int) -> str:
-    """The markdown table: each student, the small BERT, LeNet5 and the discriminator."""
-    lines = ["| model | parameters | FLOPs per instance | paper's parameters |", "|---|---|---|---|"]
-    with torch.device("meta"):
-        for name in STUDENTS:
-            model = build_student(name, vocab_size=vocab_size, num_labels=num_labels, pad_token_id=vocab_size - 1,
-                                  embedding_dim=embedding_dim)
-            lines.append(f"| {name} | {count_parameters(model):,} | {flops_per_instance(model, seq_len):,} | "
-                         f"{PAPER[name]} |")
-        bert = build_small_bert(vocab_size, num_labels, pad_token_id=vocab_size - 1)
-        lines.append(f"| small BERT | {count_parameters(bert):,} | {flops_per_instance(bert, seq_len):,} | – |")
+def teacher_rows(num_labels: int) -> list[tuple[str, int, int]]:
+    """(name, parameters, FLOPs per instance) of LeNet5 (per image) and the discriminator (2 x its weights) at K."""
     lenet, disc = LeNet5(num_labels), Discriminator(num_labels)
-    lines.append(f"| LeNet5 (K={num_labels}, per image) | {count_parameters(lenet):,} | {lenet_flops(lenet):,} | "
-                 f"{PAPER['lenet5']} |")
-    lines.append(f"| discriminator (K={num_labels}) | {count_parameters(disc):,} | {2 * count_parameters(disc):,} | – |")
+    return [(f"LeNet5 (K={num_labels}, per image)", count_parameters(lenet), lenet_flops(lenet)),
+            (f"discriminator (K={num_labels})", count_parameters(disc), 2 * count_parameters(disc))]
+
+
+def text_model_rows(names, vocab_size: int, num_labels: int, seq_len: int, embedding_dim: int):
+    """(name, parameters, FLOPs per instance) of each text model (a student name or ``bert``), built on the meta device."""
+    rows = []
+    with torch.device("meta"):
+        for name in names:
+            model = (build_small_bert(vocab_size, num_labels, pad_token_id=vocab_size - 1) if name == "bert" else
+                     build_student(name, vocab_size=vocab_size, num_labels=num_labels, pad_token_id=vocab_size - 1,
+                                   embedding_dim=embedding_dim))
+            rows.append((name, count_parameters(model), flops_per_instance(model, seq_len)))
+    return rows
+
+
+def table(vocab_size: int, num_labels: int, seq_len: int, embedding_dim: int) -> str:
+    """The markdown table: each student, the small BERT, LeNet5 and the discriminator, the paper's count beside."""
+    rows = text_model_rows([*STUDENTS, "bert"], vocab_size, num_labels, seq_len, embedding_dim)
+    rows += teacher_rows(num_labels)
+    lines = ["| model | parameters | FLOPs per instance | paper's parameters |", "|---|---|---|---|"]
+    for name, params, flops in rows:
+        paper = PAPER.get(name, PAPER["lenet5"] if name.startswith("LeNet5") else "–")
+        lines.append(f"| {'small BERT' if name == 'bert' else name} | {params:,} | {flops:,} | {paper} |")
     return "\n".join(lines)
 
 

@@ -30,10 +30,10 @@ import torch
 from overhead import alternating_step_times
 
 from lwkd_hf.atomic import atomic_write_json
-from lwkd_hf.text.data import load_thucnews
 from lwkd_hf.soft_targets import add_teacher_logits
 from lwkd_hf.synthesis import load_mnist, synmnist_arrays
 from lwkd_hf.teacher_training import default_per_class, train_teacher
+from lwkd_hf.text.data import load_thucnews
 
 REPO = Path(__file__).resolve().parents[1]
 SCRIPT = REPO / "examples" / "run_text_classification.py"

@@ -124,11 +124,13 @@ class Matrix:
         return self.out / "runs" / dataset / student / method / f"seed{seed}"
 
     def method_args(self, dataset: str, method: str, seed: int) -> list[str]:
-        if method.startswith("lwkd") and method != "lwkd-no-syn":
+        """The teacher a method's column needs (``METHODS[method].soft_targets``)."""
+        kind = METHODS[method].soft_targets
+        if kind == "lightweight":
             return ["--teacher_dir", str(self.teacher_dir(dataset, seed)), "--mnist_dir", str(self.data_root / "mnist")]
-        if method in ("kd", "kd-shuffle"):
+        if kind in ("model", "model-shuffled"):
             return ["--kd_teacher_dir", str(self.kd_teacher_dir(dataset))]
-        if method == "lwkd-no-syn":
+        if kind == "model-shifted":
             return ["--kd_teacher_dir", str(self.light_teacher_dir(dataset))]
         return []
 
@@ -136,12 +138,13 @@ class Matrix:
         """LW-KD teachers per dataset and seed; the KD and w/o-SYN teachers of each dataset (seed 0, supervised)."""
         jobs = []
         for dataset in self.args.datasets:
-            if any(m.startswith("lwkd") and m != "lwkd-no-syn" for m in self.args.methods):
+            kinds = {METHODS[m].soft_targets for m in self.args.methods}
+            if "lightweight" in kinds:
                 jobs += [self.lightweight_teacher_job(dataset, seed) for seed in self.args.seeds]
-            if {"kd", "kd-shuffle"} & set(self.args.methods):
+            if kinds & {"model", "model-shuffled"}:
                 jobs.append((self.kd_teacher_dir(dataset),
                              self.common_args(dataset, 0) + ["--model", self.args.kd_teacher, "--method", "sup"]))
-            if "lwkd-no-syn" in self.args.methods:
+            if "model-shifted" in kinds:
                 light = without_option(self.common_args(dataset, 0), "--embeddings_file")  # 12-d, not 200-d
                 jobs.append((self.light_teacher_dir(dataset), light + ["--method", "sup"] + LIGHT_TEACHER))
         return jobs
@@ -258,7 +261,7 @@ def paired_test(a: dict[int, float], b: dict[int, float]) -> tuple[float, float,
 def table4(records: list[Record], methods: list[str]) -> str:
     cells = by_cell(records)
     pairs = sorted({(r.student, r.dataset) for r in records})
-    shown = [m for m in ["sup", "lsr", "tfkd", "tfkd-legacy", "kd", "kd-shuffle", "lwkd"] if m in methods]
+    shown = [m for m in (*BASELINES, "lwkd") if m in methods]
     lines = ["| student | dataset | " + " | ".join(shown) + " |", "|---" * (len(shown) + 2) + "|"]
     for student, dataset in pairs:
         lines.append(f"| {student} | {dataset} | " + " | ".join(
@@ -289,26 +292,14 @@ def table7(records: list[Record], methods: list[str]) -> str:
 
 
 def table8(matrix: Matrix, records: list[Record]) -> str:
-    import torch
+    from costs import teacher_rows, text_model_rows
 
-    from lwkd_hf import Discriminator, LeNet5
-    from costs import count_parameters, flops_per_instance, lenet_flops
-
-    from lwkd_hf.text.models import build_small_bert, build_student
-
-    seq_len = 32
+    rows = [row for k in sorted({NUM_CLASSES[d] for d in matrix.args.datasets}) for row in teacher_rows(k)]
+    names = sorted(set(matrix.args.students) | {matrix.args.kd_teacher})
+    rows += [(f"{name} (KD teacher)" if name == matrix.args.kd_teacher else name, params, flops)
+             for name, params, flops in text_model_rows(names, 4762, 10, 32, embedding_dim=200)]
     lines = ["| model | #params | FLOPs per instance |", "|---|---|---|"]
-    for k in sorted({NUM_CLASSES[d] for d in matrix.args.datasets}):
-        lenet = LeNet5(k)
-        lines.append(f"| LeNet5 (K={k}) | {count_parameters(lenet):,} | {lenet_flops(lenet):,} |")
-        disc = Discriminator(k)
-        lines.append(f"| Discriminator (K={k}) | {count_parameters(disc):,} | {2 * count_parameters(disc):,} |")
-    for name in sorted(set(matrix.args.students) | {matrix.args.kd_teacher}):
-        with torch.device("meta"):
-            model = (build_small_bert(4762, 10, pad_token_id=4761) if name == "bert"
-                     else build_student(name, vocab_size=4762, num_labels=10, pad_token_id=4761, embedding_dim=200))
-        role = " (KD teacher)" if name == matrix.args.kd_teacher else ""
-        lines.append(f"| {name}{role} | {count_parameters(model):,} | {flops_per_instance(model, seq_len):,} |")
+    lines += [f"| {name} | {params:,} | {flops:,} |" for name, params, flops in rows]
     lines += ["", "Students with the 200-d Tencent vectors over the 4,762-character vocabulary, 10 labels, 32 tokens; "
               "FLOPs = 2 x multiply-adds.", "",
               "Measured wall time where the runs ran (each run's wall_seconds.json: process start to exit, "

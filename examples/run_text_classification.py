@@ -43,9 +43,9 @@ from transformers.hf_argparser import string_to_bool
 from lwkd_hf import LWKDConfig, LWKDTrainer, Teacher, add_teacher_logits, compute_metrics, train_teacher
 from lwkd_hf.atomic import atomic_write_json, atomic_write_text
 from lwkd_hf.baselines import add_model_logits, add_virtual_teacher_logits, shuffle_teacher_logits
-from lwkd_hf.text.data import load_hub_dataset, load_text_classification, prepare_classification, read_data_file
 from lwkd_hf.methods import METHODS, get_method, method_config
 from lwkd_hf.soft_targets import shift_teacher_column, true_class_probability
+from lwkd_hf.text.data import load_hub_dataset, load_text_classification, prepare_classification, read_data_file
 from lwkd_hf.text.models import build_small_bert, build_student
 from lwkd_hf.text.tokenization import ChineseTextTokenizer, load_pretrained_embeddings, tokenize_dataset
 

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
     from .teacher import Teacher
 
+
 def shift_to_label(logits: np.ndarray, labels: np.ndarray) -> np.ndarray:
     """Eq. 3: swap each row's argmax entry ``m`` with its label entry ``c`` (a no-op where ``m == c``).
 

@@ -20,6 +20,7 @@ from transformers import DataCollator, EvalPrediction, PreTrainedModel, PreTrain
 from transformers.utils import logging
 
 from .atomic import atomic_path, atomic_save_safetensors
+from .columns import validate_teacher_column
 from .config import LWKDConfig
 from .discriminator import Discriminator
 from .losses import (
@@ -31,7 +32,6 @@ from .losses import (
     kl_scale,
     softened_log_probs,
 )
-from .columns import validate_teacher_column
 
 logger = logging.get_logger(__name__)
 
@@ -71,13 +71,17 @@ class LWKDTrainer(Trainer):
         eval_dataset: datasets.Dataset | dict[str, datasets.Dataset] | None = None,
         processing_class: PreTrainedTokenizerBase | None = None,
         model_init: Callable[[], PreTrainedModel] | None = None,
+        compute_loss_func: None = None,
         compute_metrics: Callable[[EvalPrediction], dict] | None = None,
         callbacks: list[TrainerCallback] | None = None,
         optimizers: tuple[torch.optim.Optimizer | None, torch.optim.lr_scheduler.LambdaLR | None] = (None, None),
         optimizer_cls_and_kwargs: tuple[type[torch.optim.Optimizer], dict[str, Any]] | None = None,
         preprocess_logits_for_metrics: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
     ):
-        """``Trainer``'s arguments but ``compute_loss_func`` (the loss is Eq. 8); ``args`` must be an ``LWKDConfig``."""
+        """``Trainer``'s arguments, in its order; ``args`` must be an ``LWKDConfig``, and ``compute_loss_func`` is
+        refused (the loss is Eq. 8), its slot kept so that positional arguments mean what they mean to ``Trainer``."""
+        if compute_loss_func is not None:
+            raise ValueError("LWKDTrainer computes its own loss (Eq. 8): it does not use compute_loss_func")
         if args is None:
             args = LWKDConfig(output_dir="lwkd_output")
         if not isinstance(args, LWKDConfig):

@@ -65,11 +65,6 @@ def require_data(subfolder: str | None = None) -> Path:
 
 
 @pytest.fixture(scope="session")
-def shared_data() -> Path:
-    return require_data()
-
-
-@pytest.fixture(scope="session")
 def mnist_dir() -> Path:
     return require_data("mnist")
 

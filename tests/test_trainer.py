@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 from torch import nn
-from transformers import PretrainedConfig, PreTrainedModel
+from transformers import PretrainedConfig, PreTrainedModel, Trainer
 from transformers.modeling_outputs import SequenceClassifierOutput
 
 from lwkd_hf.columns import TEACHER_LOGITS_COLUMN
@@ -143,8 +143,7 @@ def test_gradient_accumulation_equals_one_big_batch(tmp_path, trained_state, tin
 
 
 def test_compute_loss_func_is_refused(tmp_path, tiny_bert, make_args, toy_dataset):
-    # not a parameter of LWKDTrainer (the loss is Eq. 8): Python refuses the unexpected keyword
-    with pytest.raises(TypeError, match="compute_loss_func"):
+    with pytest.raises(ValueError, match="compute_loss_func"):
         LWKDTrainer(model=tiny_bert(), args=make_args(tmp_path), train_dataset=toy_dataset(),
                     compute_loss_func=lambda outputs, labels, num_items_in_batch=None: outputs["logits"].sum())
 
@@ -390,3 +389,10 @@ def test_mixed_precision_on_cuda_keeps_terms_finite(tmp_path, tiny_bert, make_ar
         for key in ("loss", "ce", "kl", "adv", "discriminator_loss"):
             assert torch.isfinite(torch.tensor(log[key])), (precision, key, log)
     assert all(p.dtype == torch.float32 and p.is_cuda for p in trainer.discriminator.parameters())
+
+
+def test_signature_is_trainers_so_positional_arguments_keep_their_meaning():
+    trainer_parameters = inspect.signature(Trainer.__init__).parameters
+    lwkd_parameters = inspect.signature(LWKDTrainer.__init__).parameters
+    assert list(lwkd_parameters) == list(trainer_parameters)
+    assert all(lwkd_parameters[name].default == p.default for name, p in trainer_parameters.items() if name != "self")

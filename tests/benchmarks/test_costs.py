@@ -58,3 +58,23 @@ def test_default_flops_per_instance(costs):
     assert costs.flops_per_instance(bert, 32) == 2 * (2 * per_layer + 128 * 128 + 128 * 10) == 26_249_728
     with pytest.raises(TypeError):
         costs.flops_per_instance(torch.nn.Linear(2, 2), 32)
+
+
+def test_teacher_rows_are_lenet5_and_the_discriminator(costs):
+    # LeNet5 (Table 9): conv 5x5 6 @28x28 (padded), conv 5x5 16 @10x10, conv 5x5 120 @1x1, fc 84, fc K
+    macs = 28 * 28 * 6 * 25 + 10 * 10 * 16 * 6 * 25 + 120 * 16 * 25 + 120 * 84 + 84 * 10
+    assert costs.teacher_rows(10) == [
+        ("LeNet5 (K=10, per image)", 61_706, 2 * macs),
+        ("discriminator (K=10)", 4_929, 2 * 4_929),
+    ]
+    assert 2 * macs == 833_040
+
+
+def test_table_lists_every_model_with_the_papers_count(costs):
+    lines = costs.table(VOCAB, LABELS, 32, embedding_dim=300).splitlines()
+    assert lines[2] == "| textcnn | 2,128,258 | 41,180,160 | ~2.1M |"
+    assert lines[6] == "| small BERT | 1,032,586 | 26,249,728 | – |"
+    assert lines[7] == "| LeNet5 (K=10, per image) | 61,706 | 833,040 | ~62K |"
+    assert len(lines) == 2 + len(STUDENTS) + 3
+    rows = costs.text_model_rows(["textcnn"], VOCAB, LABELS, 32, embedding_dim=200)
+    assert rows == [("textcnn", 1_421_658, 27_458_560)]
