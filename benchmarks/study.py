@@ -33,6 +33,7 @@ needs (``benchmarks/gpu_study.sh`` does both on a GPU machine).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import json
 import os
@@ -421,12 +422,22 @@ def report(study: Study, path: Path | None) -> None:
 RECORD_FILES = ("run_config.json", "all_results.json", "trainer_state.json", "wall_seconds.json", "config.json")
 
 
+@contextlib.contextmanager
+def reproducible_tar(path: Path):
+    """A ``.tar.gz`` written atomically whose bytes depend only on the files added (gzip header time 0, entries as
+    ``tar.add`` gives them), so regenerating an unchanged archive leaves git nothing to commit."""
+    import gzip
+    import tarfile
+
+    with atomic_path(path) as tmp, open(tmp, "wb") as raw, gzip.GzipFile(filename="", fileobj=raw, mode="wb", mtime=0) as gz:
+        with tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar:
+            yield tar
+
+
 def write_teachers(runs: Path, path: Path) -> None:
     """The teachers with their weights (T1 per seed, the KD and w/o-SYN teachers), as ``teachers.tar.gz``: a
     study resumed elsewhere must distil from these very teachers, not retrained ones."""
-    import tarfile
-
-    with atomic_path(path) as tmp, tarfile.open(tmp, "w:gz") as tar:
+    with reproducible_tar(path) as tar:
         for folder in ("teachers", "kd_teacher"):
             for marker in sorted((runs / folder).glob("*/wall_seconds.json")):
                 for file in sorted(marker.parent.iterdir()):
@@ -437,9 +448,7 @@ def write_teachers(runs: Path, path: Path) -> None:
 def write_records(runs: Path, path: Path) -> None:
     """Every finished run's and teacher's configuration and metrics (no weights), as ``records.tar.gz``:
     extracted into a ``--runs-dir``, ``--report-only`` rebuilds every table from it."""
-    import tarfile
-
-    with atomic_path(path) as tmp, tarfile.open(tmp, "w:gz") as tar:
+    with reproducible_tar(path) as tar:
         for marker in sorted(runs.rglob("wall_seconds.json")):
             for name in RECORD_FILES:
                 if (marker.parent / name).is_file():
