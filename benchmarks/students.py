@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 import torch
+from costs import count_parameters
 from reproduce import REPO, SCRIPT, run_example
 from transformers import AutoConfig, AutoModelForSequenceClassification
 
@@ -66,7 +67,7 @@ def main() -> None:
             teacher = run_dir / "teacher" / "config.json"
             rows.append({
                 "student": student, "method": method, "epochs": args.epochs.get(student, args.default_epochs),
-                "parameters": sum(p.numel() for p in model.parameters()),
+                "parameters": count_parameters(model),
                 "test_accuracy": metrics["test_accuracy"], "train_runtime": metrics["train_runtime"],
                 "wall_seconds": json.loads(timing.read_text())["wall_seconds"],
                 "teacher_train_seconds": json.loads(teacher.read_text())["train_seconds"] if teacher.is_file() else None,

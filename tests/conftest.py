@@ -8,8 +8,10 @@ names without ``build_``.
 """
 
 import atexit
+import importlib.util
 import os
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
@@ -77,6 +79,20 @@ def thucnews_dir() -> Path:
 @pytest.fixture(scope="session")
 def toutiao_dir() -> Path:
     return require_data("toutiao")
+
+
+# ----------------------------------------------------------------------------------------------- scripts
+
+
+def load_script(path: Path, name: str):
+    """A script of the repository (examples/, benchmarks/: no packages) as a module, from its file. It is
+    registered in sys.modules before it runs: dataclasses (and HfArgumentParser's type hints) look their string
+    annotations up in their module."""
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
 
 
 # ----------------------------------------------------------------------------------------------- builders

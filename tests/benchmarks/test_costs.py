@@ -1,12 +1,13 @@
 """benchmarks/costs.py: the students' default parameter counts and FLOPs per instance (the paper's Table 8 figures)."""
 
-import importlib.util
 from pathlib import Path
 
 import pytest
 import torch
 
 from lwkd_hf.text.models import STUDENTS, build_small_bert, build_student
+
+from ..conftest import load_script
 
 REPO = Path(__file__).resolve().parents[2]
 VOCAB, PAD, LABELS = 4762, 4761, 10
@@ -15,10 +16,7 @@ VOCAB, PAD, LABELS = 4762, 4761, 10
 @pytest.fixture(scope="module")
 def costs():
     """benchmarks/costs.py, a script (benchmarks/ is no package), loaded from its file."""
-    spec = importlib.util.spec_from_file_location("costs", REPO / "benchmarks" / "costs.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(REPO / "benchmarks" / "costs.py", "costs")
 
 
 def test_default_parameter_counts(costs):

@@ -1,6 +1,5 @@
 """examples/run_text_classification.py end to end on a few hundred THUCNews headlines."""
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -11,18 +10,10 @@ import pytest
 import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
+from ..conftest import load_script
+
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "examples" / "run_text_classification.py"
-
-
-def load_script(path: Path, name: str):
-    """The example script as a module, from its file. It is registered in sys.modules before it runs: its
-    dataclasses (and HfArgumentParser's type hints) look their string annotations up in their module."""
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 run_text_classification = load_script(SCRIPT, "run_text_classification")
