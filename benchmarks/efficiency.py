@@ -2,8 +2,9 @@
 """What LW-KD costs on top of plain supervision, measured side by side on the machine at hand.
 
 (a) the README's main job as whole processes: ``--method sup``, then ``--method lwkd`` with a cold teacher
-    cache (an empty ``LWKD_CACHE_DIR``), then ``--method lwkd`` again with the now warm cache, then ``sup``
-    again (A B B' A, so slow drift of the machine falls on both sides); the ratios use the mean of the sups;
+    cache (an empty ``LWKD_CACHE_DIR``), then ``--pairs`` times ``--method lwkd`` with the now warm cache followed
+    by ``sup`` (A B B' A [B' A ...], so slow drift of the machine falls on both sides); the ratios divide by the
+    mean of the sups;
 (b) the teacher stage alone, in parts: SynMNIST synthesis, LeNet5 training, the teacher column;
 (c) the training-step ratio LWKDTrainer (beta 0.1) / Trainer (``benchmarks/overhead.py``'s measurement);
 (d) the teacher column's throughput in rows per second.
@@ -104,6 +105,7 @@ def main() -> None:
     parser.add_argument("--device", help="teacher device (default: the GPU when there is one)")
     parser.add_argument("--steps", type=int, default=40)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--pairs", type=int, default=1, help="warm-cache lwkd + sup pairs after the cold run")
     parser.add_argument("--skip-runs", action="store_true", help="only (b)-(d): no whole runs")
     parser.add_argument("--output", type=Path)
     args = parser.parse_args()
@@ -112,17 +114,19 @@ def main() -> None:
     print(f"machine: {result['machine']}", flush=True)
 
     if not args.skip_runs:
+        plan = [("sup", "sup"), ("lwkd", "lwkd cold cache")] + [("lwkd", "lwkd warm cache"), ("sup", "sup")] * args.pairs
+        runs = []
         with tempfile.TemporaryDirectory() as tmp:
             tmp, cache = Path(tmp), Path(tmp) / "cache"
-            runs = [main_job(data, method, tmp / name, cache, args.epochs)
-                    for name, method in (("sup1", "sup"), ("cold", "lwkd"), ("warm", "lwkd"), ("sup2", "sup"))]
-        for run, label in zip(runs, ("sup", "lwkd cold cache", "lwkd warm cache", "sup")):
-            print(f"  {label:16s} {run['wall_seconds']:7.1f} s whole run, {run['train_runtime']:7.1f} s training, "
-                  f"test accuracy {100 * run['test_accuracy']:.2f} %", flush=True)
-        sup = (runs[0]["wall_seconds"] + runs[3]["wall_seconds"]) / 2
+            for i, (method, label) in enumerate(plan):
+                run = main_job(data, method, tmp / f"run{i}", cache, args.epochs) | {"label": label}
+                runs.append(run)
+                print(f"  {label:16s} {run['wall_seconds']:7.1f} s whole run, {run['train_runtime']:7.1f} s training, "
+                      f"test accuracy {100 * run['test_accuracy']:.2f} %", flush=True)
+        sup = statistics.mean(r["wall_seconds"] for r in runs if r["label"] == "sup")
         result["runs"] = runs
         result["ratio_cold"] = runs[1]["wall_seconds"] / sup
-        result["ratio_warm"] = runs[2]["wall_seconds"] / sup
+        result["ratio_warm"] = statistics.mean(r["wall_seconds"] for r in runs if r["label"] == "lwkd warm cache") / sup
         print(f"(a) whole run LW-KD / sup: cold cache {result['ratio_cold']:.3f}, warm cache {result['ratio_warm']:.3f}")
 
     stage = teacher_stage(data, args.device)

@@ -620,8 +620,28 @@ def render(rows, selected, tables, ablations, comparisons, adjusted, family, tea
     if final_rows:
         lines += ["![dev accuracy per step](results/study/dev_curves.png)", "",
                   "![LW-KD minus each method](results/study/differences.png)", ""]
+    lines += cost_section(Path(study.args.efficiency))
     lines += limitations(rows, study)
     return "\n".join(lines) + "\n"
+
+
+def cost_section(path: Path) -> list[str]:
+    """``benchmarks/efficiency.py``'s figures (what LW-KD costs over ``sup``), where that file exists."""
+    if not path.is_file():
+        return []
+    e = json.loads(path.read_text())
+    lines = ["", "## What LW-KD costs (the README's main job, 5 epochs; not the protocol above)", "",
+             f"`{e['command']}` on {e['machine']}:", "", "| figure | measured |", "|---|---|"]
+    if "runs" in e:
+        sup = statistics.mean(r["wall_seconds"] for r in e["runs"] if r["method"] == "sup")
+        lines += [f"| whole run, LW-KD / sup, empty teacher cache | {e['ratio_cold']:.2f} (sup {sup:.1f} s) |",
+                  f"| whole run, LW-KD / sup, teacher from the cache | {e['ratio_warm']:.2f} |"]
+    t = e["teacher_stage"]
+    lines += [f"| teacher stage on {t['device']}: synthesis / LeNet5 training / column | {t['synthesis_seconds']:.1f} s / "
+              f"{t['training_seconds']:.1f} s / {t['column_seconds']:.1f} s |",
+              f"| teacher column throughput | {t['column_rows_per_second']:,.0f} rows/s |",
+              f"| training step, LWKDTrainer (β = 0.1) / Trainer, median | {e['step']['ratio']:.2f} |"]
+    return lines
 
 
 def grid_reading(grid_rows: list[dict], selected: dict[str, dict]) -> list[str]:
@@ -762,6 +782,8 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=1, help="runs at once")
     parser.add_argument("--deadline", type=float, help="start no run after this many seconds")
     parser.add_argument("--report-only", action="store_true")
+    parser.add_argument("--efficiency", default="docs/results/efficiency.json",
+                        help="benchmarks/efficiency.py's output, shown in the report where it exists")
     parser.add_argument("--extra", nargs=argparse.REMAINDER, default=[], help="more arguments for every run")
     args = parser.parse_args()
     TUNING_SEEDS, FINAL_SEEDS = tuple(args.tuning_seeds), tuple(args.seeds)

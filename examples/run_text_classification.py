@@ -29,7 +29,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import datasets
-import numpy as np
 import transformers
 from transformers import (
     AutoModelForSequenceClassification,
@@ -43,6 +42,7 @@ from transformers.hf_argparser import string_to_bool
 from lwkd_hf import LWKDConfig, LWKDTrainer, Teacher, add_teacher_logits, compute_metrics, train_teacher
 from lwkd_hf.atomic import atomic_write_json, atomic_write_text
 from lwkd_hf.baselines import add_model_logits, add_virtual_teacher_logits, shuffle_teacher_logits
+from lwkd_hf.columns import column_array
 from lwkd_hf.methods import METHODS, get_method, method_config
 from lwkd_hf.soft_targets import shift_teacher_column, true_class_probability
 from lwkd_hf.text.data import load_hub_dataset, load_text_classification, prepare_classification, read_data_file
@@ -372,9 +372,7 @@ def soft_target_summary(train: datasets.Dataset, training_args: ExampleConfig, k
     """How much of the training target sits on the true class (Eq. 2 at the run's tau, or 1 - eps + eps/K)."""
     column = training_args.teacher_logits_column
     if column in train.column_names:
-        prob = true_class_probability(
-            np.asarray(train[column]), np.asarray(train["label"]), training_args.temperature
-        )
+        prob = true_class_probability(column_array(train, column), column_array(train, "label"), training_args.temperature)
         return {"true_class_probability": prob, "temperature": training_args.temperature}
     eps = training_args.label_smoothing_factor
     return {"true_class_probability": 1.0 - eps + eps / k, "temperature": None}

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .columns import TEACHER_LOGITS_COLUMN, check_labels, label_column_of, logits_feature
+from .columns import TEACHER_LOGITS_COLUMN, check_labels, column_array, label_column_of, logits_feature
 
 if TYPE_CHECKING:
     import datasets
@@ -68,7 +68,7 @@ def add_virtual_teacher_logits(
 ) -> "datasets.Dataset":
     """Add the ``tfkd`` (or, with ``legacy``, ``tfkd-legacy``) column; ``correct_prob`` defaults to 0.9 / 0.99."""
     label_column = label_column_of(dataset)
-    check_labels(np.asarray(dataset[label_column]), num_classes, where=f"column '{label_column}'")
+    check_labels(column_array(dataset, label_column), num_classes, where=f"column '{label_column}'")
     fill = tfkd_legacy_logits if legacy else tfkd_logits
     prob = correct_prob if correct_prob is not None else (0.99 if legacy else 0.9)
     features = dataset.features.copy()
@@ -99,7 +99,7 @@ def add_model_logits(
 
     num_labels = model.config.num_labels
     label_column = label_column_of(dataset)
-    check_labels(np.asarray(dataset[label_column]), num_labels, where=f"column '{label_column}'")
+    check_labels(column_array(dataset, label_column), num_labels, where=f"column '{label_column}'")
     model.eval()
     device = next(model.parameters()).device
 

@@ -42,6 +42,12 @@ def label_column_of(dataset: "datasets.Dataset") -> str:
     raise ValueError(f"dataset has no 'label' or 'labels' column (columns: {dataset.column_names})")
 
 
+def column_array(dataset: "datasets.Dataset", name: str) -> np.ndarray:
+    """One column as a NumPy array, (N,) or (N, K), read through Arrow (``dataset[name]`` builds Python lists:
+    about a second per 45,000 rows)."""
+    return dataset.with_format("numpy", columns=[name])[:][name]
+
+
 def dataset_num_classes(dataset: "datasets.Dataset", label_column: str) -> int | None:
     """K declared by a ``ClassLabel`` label feature, or None for a plain integer column."""
     feature = dataset.features[label_column]

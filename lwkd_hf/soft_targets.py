@@ -14,7 +14,14 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .columns import TEACHER_LOGITS_COLUMN, check_labels, dataset_num_classes, label_column_of, logits_feature
+from .columns import (
+    TEACHER_LOGITS_COLUMN,
+    check_labels,
+    column_array,
+    dataset_num_classes,
+    label_column_of,
+    logits_feature,
+)
 
 if TYPE_CHECKING:
     import datasets
@@ -114,7 +121,7 @@ def add_teacher_logits(
             f"the dataset's '{label_column}' feature has {declared} classes but the teacher has K={num_classes}; "
             f"train a teacher with --num-classes {declared}"
         )
-    labels = np.asarray(dataset[label_column], dtype=np.int64)
+    labels = column_array(dataset, label_column).astype(np.int64)
     check_labels(labels, num_classes, where=f"column '{label_column}'")
 
     if synthetic is None:
@@ -147,11 +154,10 @@ def add_teacher_logits(
         ).encode()
     ).hexdigest()[:32]
 
-    def compute(batch, indices):
+    def compute(batch_labels, indices):
         logits = teacher.logits(syn_images[mapping[indices]])
-        batch_labels = np.asarray(batch[label_column], dtype=np.int64)
         if shift:
-            logits = shift_to_label(logits, batch_labels)
+            logits = shift_to_label(logits, np.asarray(batch_labels, dtype=np.int64))
         return {column: logits.astype(dtype)}
 
     features = dataset.features.copy()
@@ -161,6 +167,7 @@ def add_teacher_logits(
         batched=True,
         batch_size=batch_size,
         with_indices=True,
+        input_columns=[label_column],
         features=features,
         new_fingerprint=fingerprint,
         load_from_cache_file=load_from_cache_file,

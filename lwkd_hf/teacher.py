@@ -29,6 +29,8 @@ class LeNet5(nn.Module):
 
     Input is (N, 1, 28, 28) or (N, 28, 28), either float in [0, 1] or uint8 in [0, 255]; it is
     normalised inside ``forward`` with the fixed MNIST mean and std. 61,706 parameters at K=10.
+    The convolution weights are kept channels-last (about twice as fast on a CPU for these small maps),
+    and ReLU runs after max-pooling (the same values: ReLU is monotone; a quarter of the work).
     """
 
     def __init__(self, num_classes: int = 10):
@@ -39,14 +41,15 @@ class LeNet5(nn.Module):
         self.conv3 = nn.Conv2d(16, 120, 5)
         self.fc1 = nn.Linear(120, 84)
         self.fc2 = nn.Linear(84, num_classes)
+        self.to(memory_format=torch.channels_last)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = x.float() / 255.0 if x.dtype == torch.uint8 else x.to(self.conv1.weight.dtype)
         if x.dim() == 3:
             x = x.unsqueeze(1)
         x = (x - MNIST_MEAN) / MNIST_STD
-        x = F.max_pool2d(F.relu(self.conv1(x)), 2)
-        x = F.max_pool2d(F.relu(self.conv2(x)), 2)
+        x = F.relu(F.max_pool2d(self.conv1(x), 2))
+        x = F.relu(F.max_pool2d(self.conv2(x), 2))
         x = F.relu(self.conv3(x)).flatten(1)
         return self.fc2(F.relu(self.fc1(x)))
 
@@ -107,7 +110,9 @@ class Teacher:
         """Write ``model.safetensors`` then ``config.json`` (atomically) into ``output_dir``."""
         output_dir = Path(output_dir)
         atomic_save_safetensors(
-            {k: v.cpu() for k, v in self.model.state_dict().items()}, output_dir / WEIGHTS_NAME, metadata={"format": "pt", "model_type": MODEL_TYPE}
+            {k: v.cpu().contiguous() for k, v in self.model.state_dict().items()},  # channels-last convs
+            output_dir / WEIGHTS_NAME,
+            metadata={"format": "pt", "model_type": MODEL_TYPE},
         )
         atomic_write_json(output_dir / CONFIG_NAME, self.config.to_dict())
         return output_dir

@@ -49,7 +49,8 @@ def _fit(
 ) -> None:
     """Minimise cross-entropy with SGD (momentum, weight decay) under ``config.lr_schedule``."""
     optimizer = torch.optim.SGD(
-        model.parameters(), lr=config.learning_rate, momentum=config.momentum, weight_decay=config.weight_decay
+        model.parameters(), lr=config.learning_rate, momentum=config.momentum, weight_decay=config.weight_decay,
+        foreach=True,  # one multi-tensor update instead of ten per step (the same numbers)
     )
     generator = torch.Generator().manual_seed(config.seed)  # on the CPU: the same batch order on every device
     steps_per_epoch = math.ceil(len(x) / config.batch_size)

@@ -3,7 +3,7 @@
 import datasets
 import pytest
 
-from lwkd_hf.columns import TEACHER_LOGITS_COLUMN, validate_teacher_column
+from lwkd_hf.columns import TEACHER_LOGITS_COLUMN, column_array, logits_feature, validate_teacher_column
 
 
 def _dataset(logits, labels):
@@ -34,3 +34,16 @@ def test_validate_missing_column_and_empty_dataset():
         validate_teacher_column(datasets.Dataset.from_dict({"label": [0]}), TEACHER_LOGITS_COLUMN, 3)
     with pytest.raises(ValueError, match="empty"):
         validate_teacher_column(_dataset([], []), TEACHER_LOGITS_COLUMN, 3)
+
+
+def test_column_array_reads_labels_and_logits_as_arrays():
+    rows = [[0.5, -1.0, 2.0], [1.0, 0.0, -0.25]]
+    ds = datasets.Dataset.from_dict(
+        {"text": ["a", "b"], "label": [2, 0], TEACHER_LOGITS_COLUMN: rows},
+        features=datasets.Features({"text": datasets.Value("string"), "label": datasets.Value("int64"),
+                                    TEACHER_LOGITS_COLUMN: logits_feature(3)}),
+    )
+    labels, logits = column_array(ds, "label"), column_array(ds, TEACHER_LOGITS_COLUMN)
+    assert labels.tolist() == [2, 0] and labels.dtype == "int64"
+    assert logits.shape == (2, 3) and logits.dtype == "float32" and logits.tolist() == rows
+    assert ds.format["type"] is None  # the dataset itself keeps its format

@@ -55,6 +55,20 @@ def test_uint8_input_equals_float_input():
     assert torch.allclose(model(x.double() / 255.0), model(x), atol=1e-6)
 
 
+def test_forward_is_table_9_with_relu_before_pooling():
+    """Pooling first is a speed-up only: the reference order (ReLU, then 2x2 max-pool) gives the same logits."""
+    torch.manual_seed(0)
+    model = LeNet5(10).eval()
+    x = torch.randint(0, 256, (8, 1, 28, 28), dtype=torch.uint8).float() / 255.0
+    h = (x - 0.1307) / 0.3081
+    h = torch.nn.functional.max_pool2d(torch.relu(model.conv1(h)), 2)
+    h = torch.nn.functional.max_pool2d(torch.relu(model.conv2(h)), 2)
+    h = torch.relu(model.conv3(h)).flatten(1)
+    reference = model.fc2(torch.relu(model.fc1(h)))
+    assert torch.allclose(model(x), reference, atol=1e-6)
+    assert model.conv2.weight.is_contiguous(memory_format=torch.channels_last)
+
+
 def test_normalisation_constants_are_not_saved():
     assert set(LeNet5(10).state_dict()) == {
         f"{layer}.{p}" for layer in ("conv1", "conv2", "conv3", "fc1", "fc2") for p in ("weight", "bias")
