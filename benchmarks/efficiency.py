@@ -109,8 +109,10 @@ def main() -> None:
     parser.add_argument("--skip-runs", action="store_true", help="only (b)-(d): no whole runs")
     parser.add_argument("--output", type=Path)
     args = parser.parse_args()
+    if args.pairs < 1:
+        parser.error(f"--pairs must be at least 1, got {args.pairs}")
     data = Path(args.data_root)
-    result = {"machine": machine(), "command": " ".join(["python", *sys.argv])}
+    result = {"machine": machine(), "command": " ".join(["python", *sys.argv]), "epochs": args.epochs, "pairs": args.pairs}
     print(f"machine: {result['machine']}", flush=True)
 
     if not args.skip_runs:

@@ -630,8 +630,8 @@ def cost_section(path: Path) -> list[str]:
     if not path.is_file():
         return []
     e = json.loads(path.read_text())
-    lines = ["", "## What LW-KD costs (the README's main job, 5 epochs; not the protocol above)", "",
-             f"`{e['command']}` on {e['machine']}:", "", "| figure | measured |", "|---|---|"]
+    lines = ["", f"## What LW-KD costs (the README's main job, {e.get('epochs', 5):g} epochs; not the protocol above)",
+             "", f"`{e['command']}` on {e['machine']}:", "", "| figure | measured |", "|---|---|"]
     if "runs" in e:
         sup = statistics.mean(r["wall_seconds"] for r in e["runs"] if r["method"] == "sup")
         lines += [f"| whole run, LW-KD / sup, empty teacher cache | {e['ratio_cold']:.2f} (sup {sup:.1f} s) |",
@@ -640,7 +640,7 @@ def cost_section(path: Path) -> list[str]:
     lines += [f"| teacher stage on {t['device']}: synthesis / LeNet5 training / column | {t['synthesis_seconds']:.1f} s / "
               f"{t['training_seconds']:.1f} s / {t['column_seconds']:.1f} s |",
               f"| teacher column throughput | {t['column_rows_per_second']:,.0f} rows/s |",
-              f"| training step, LWKDTrainer (β = 0.1) / Trainer, median | {e['step']['ratio']:.2f} |"]
+              f"| training step, LWKDTrainer (β = 0.1) / Trainer, median | {e['step']['ratio']:.2f} |", ""]
     return lines
 
 
@@ -782,7 +782,7 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=1, help="runs at once")
     parser.add_argument("--deadline", type=float, help="start no run after this many seconds")
     parser.add_argument("--report-only", action="store_true")
-    parser.add_argument("--efficiency", default="docs/results/efficiency.json",
+    parser.add_argument("--efficiency", default=str(REPO / "docs" / "results" / "efficiency.json"),
                         help="benchmarks/efficiency.py's output, shown in the report where it exists")
     parser.add_argument("--extra", nargs=argparse.REMAINDER, default=[], help="more arguments for every run")
     args = parser.parse_args()

@@ -148,7 +148,7 @@ def add_teacher_logits(
                 "column": column,
                 "dtype": dtype,
                 "shift": shift,
-                "version": 1,
+                "version": 2,  # 2: channels-last LeNet5 (float rounding differs from 1)
             },
             sort_keys=True,
         ).encode()

@@ -110,7 +110,7 @@ class Teacher:
         """Write ``model.safetensors`` then ``config.json`` (atomically) into ``output_dir``."""
         output_dir = Path(output_dir)
         atomic_save_safetensors(
-            {k: v.cpu().contiguous() for k, v in self.model.state_dict().items()},  # channels-last convs
+            {k: v.cpu() for k, v in self.model.state_dict().items()},
             output_dir / WEIGHTS_NAME,
             metadata={"format": "pt", "model_type": MODEL_TYPE},
         )

@@ -56,16 +56,30 @@ def test_uint8_input_equals_float_input():
 
 
 def test_forward_is_table_9_with_relu_before_pooling():
-    """Pooling first is a speed-up only: the reference order (ReLU, then 2x2 max-pool) gives the same logits."""
+    """Pooling first is a speed-up only: the reference order (ReLU, then 2x2 max-pool) gives the same logits and
+    the same weight gradients, also where a blank background makes whole pooling windows tie."""
     torch.manual_seed(0)
-    model = LeNet5(10).eval()
-    x = torch.randint(0, 256, (8, 1, 28, 28), dtype=torch.uint8).float() / 255.0
-    h = (x - 0.1307) / 0.3081
-    h = torch.nn.functional.max_pool2d(torch.relu(model.conv1(h)), 2)
-    h = torch.nn.functional.max_pool2d(torch.relu(model.conv2(h)), 2)
-    h = torch.relu(model.conv3(h)).flatten(1)
-    reference = model.fc2(torch.relu(model.fc1(h)))
-    assert torch.allclose(model(x), reference, atol=1e-6)
+    model = LeNet5(10)
+    x = torch.zeros(8, 1, 28, 28)
+    x[:, :, 8:20, 8:20] = torch.randint(0, 256, (8, 1, 12, 12)).float() / 255.0
+    labels = torch.arange(8)
+
+    def reference(x):
+        h = (x - 0.1307) / 0.3081
+        h = torch.nn.functional.max_pool2d(torch.relu(model.conv1(h)), 2)
+        h = torch.nn.functional.max_pool2d(torch.relu(model.conv2(h)), 2)
+        h = torch.relu(model.conv3(h)).flatten(1)
+        return model.fc2(torch.relu(model.fc1(h)))
+
+    grads = []
+    for forward in (model, reference):
+        model.zero_grad()
+        out = forward(x)
+        torch.nn.functional.cross_entropy(out, labels).backward()
+        grads.append((out.detach(), [p.grad.clone() for p in model.parameters()]))
+    (out, got), (expected_out, expected) = grads
+    assert torch.allclose(out, expected_out, atol=1e-6)
+    assert all(torch.allclose(g, e, atol=1e-6) for g, e in zip(got, expected))
     assert model.conv2.weight.is_contiguous(memory_format=torch.channels_last)
 
 
