@@ -148,7 +148,7 @@ def add_teacher_logits(
                 "column": column,
                 "dtype": dtype,
                 "shift": shift,
-                "version": 2,  # 2: channels-last LeNet5 (float rounding differs from 1)
+                "version": 3,  # LeNet5 rounding: 2 channels-last, 3 conv3 as a matrix product (teacher_cache)
             },
             sort_keys=True,
         ).encode()

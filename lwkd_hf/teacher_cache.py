@@ -27,7 +27,7 @@ logger = logging.getLogger(__name__)
 
 CACHE_ENV = "LWKD_CACHE_DIR"
 #: Bump when a change to synthesis or training changes the teacher a recipe produces.
-TEACHER_CODE_VERSION = 2  # 2: LeNet5 channels-last (float rounding differs from 1)
+TEACHER_CODE_VERSION = 3  # 2: LeNet5 channels-last; 3: conv3 as a matrix product (each rounds differently)
 #: ``TeacherConfig`` fields that make up a recipe (everything but the measured results).
 RECIPE_FIELDS = ("num_classes", "per_class", "seed", "epochs", "learning_rate", "batch_size", "momentum",
                  "weight_decay", "lr_schedule", "mnist_sha256", "test_examples")
