@@ -46,6 +46,8 @@ class LeNet5(nn.Module):
         self.to(memory_format=torch.channels_last)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.shape[1:] not in ((28, 28), (1, 28, 28)):
+            raise ValueError(f"LeNet5 expects images (N, 28, 28) or (N, 1, 28, 28), got {tuple(x.shape)}")
         x = x.float() / 255.0 if x.dtype == torch.uint8 else x.to(self.conv1.weight.dtype)
         if x.dim() == 3:
             x = x.unsqueeze(1)

@@ -48,6 +48,12 @@ def test_forward_shapes_and_layouts():
     assert torch.equal(model(x[:, 0]), out)
 
 
+@pytest.mark.parametrize("shape", [(2, 32, 32), (2, 3, 28, 28), (2, 784)])
+def test_forward_rejects_other_image_shapes(shape):
+    with pytest.raises(ValueError, match=re.escape(f"(N, 1, 28, 28), got {shape}")):
+        LeNet5(10)(torch.zeros(shape))
+
+
 def test_uint8_input_equals_float_input():
     model = LeNet5(10).eval()
     x = torch.randint(0, 256, (5, 28, 28), dtype=torch.uint8)
