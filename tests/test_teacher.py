@@ -59,15 +59,20 @@ def test_uint8_input_equals_float_input():
     x = torch.randint(0, 256, (5, 28, 28), dtype=torch.uint8)
     assert torch.equal(model(x), model(x.float() / 255.0))
     assert torch.allclose(model(x.double() / 255.0), model(x), atol=1e-6)
+    double = LeNet5(10).double().eval()
+    assert torch.equal(double(x), double(x.double() / 255.0))
 
 
-def test_forward_is_table_9_with_relu_before_pooling():
-    """Pooling first is a speed-up only: the reference order (ReLU, then 2x2 max-pool) gives the same logits and
-    the same weight gradients, also where a blank background makes whole pooling windows tie."""
+@pytest.mark.parametrize("dtype,atol", [(torch.float32, 1e-6), (torch.float64, 1e-12)])
+@pytest.mark.parametrize("memory_format", [torch.channels_last, torch.contiguous_format])
+def test_forward_is_table_9_with_relu_before_pooling(memory_format, dtype, atol):
+    """Pooling first and conv3 as a matrix product are speed-ups only: the reference layers (ReLU, then 2x2
+    max-pool; conv3 as a convolution) give the same logits and the same weight gradients, for weights in either
+    memory layout, also where a blank background makes whole pooling windows tie."""
     torch.manual_seed(0)
-    model = LeNet5(10)
-    x = torch.zeros(8, 1, 28, 28)
-    x[:, :, 8:20, 8:20] = torch.randint(0, 256, (8, 1, 12, 12)).float() / 255.0
+    model = LeNet5(10).to(dtype=dtype, memory_format=memory_format)
+    x = torch.zeros(8, 1, 28, 28, dtype=dtype)
+    x[:, :, 8:20, 8:20] = torch.randint(0, 256, (8, 1, 12, 12)).to(dtype) / 255.0
     labels = torch.arange(8)
 
     def reference(x):
@@ -84,9 +89,10 @@ def test_forward_is_table_9_with_relu_before_pooling():
         torch.nn.functional.cross_entropy(out, labels).backward()
         grads.append((out.detach(), [p.grad.clone() for p in model.parameters()]))
     (out, got), (expected_out, expected) = grads
-    assert torch.allclose(out, expected_out, atol=1e-6)
-    assert all(torch.allclose(g, e, atol=1e-6) for g, e in zip(got, expected))
-    assert model.conv2.weight.is_contiguous(memory_format=torch.channels_last)
+    assert out.dtype == dtype
+    assert torch.allclose(out, expected_out, atol=atol)
+    assert all(torch.allclose(g, e, atol=atol) for g, e in zip(got, expected))
+    assert model.conv2.weight.is_contiguous(memory_format=memory_format)
 
 
 def test_normalisation_constants_are_not_saved():
