@@ -548,6 +548,13 @@ def render(rows, selected, tables, ablations, comparisons, adjusted, family, tea
     ]
     for other in [m for m in COMPARED if m != "lwkd"]:
         lines.append(f"| {other} | {verdict('paper', other)} | {verdict('tuned', other)} |")
+    lines += ["", "What LW-KD's parts contribute (paper Table 7): LW-KD minus each ablation, in the same Holm family; a "
+              "positive difference means the part that the ablation lacks helps:", "",
+              "| LW-KD against | what it is | at the paper's stated settings | each method tuned on dev |",
+              "|---|---|---|---|"]
+    for part in [m for m in TABLES["paper"] if m.startswith("lwkd-")]:
+        tuned = verdict("tuned", part) if part in TABLES["tuned"] else "not planned"
+        lines.append(f"| {part} | {METHODS[part].description} | {verdict('paper', part)} | {tuned} |")
     if not final_rows:
         lines += ["", "**No test-set verdict yet**: none of the final-seed runs exists. What the dev set says so far is "
                   "under *What the tuning grid says so far* below; it is not a verdict."]
