@@ -47,7 +47,7 @@ from pathlib import Path
 from reproduce import REPO, finished, log, run_example
 
 from lwkd_hf.atomic import atomic_path, atomic_write_json, atomic_write_text
-from lwkd_hf.methods import METHODS
+from lwkd_hf.methods import ABLATIONS, METHODS
 from lwkd_hf.stats import binomial_half_width, holm, paired_difference
 
 DATASET, STUDENT, NUM_CLASSES = "thucnews", "textcnn", 10
@@ -564,7 +564,7 @@ def render(rows, selected, tables, ablations, comparisons, adjusted, family, tea
               "positive difference means the part that the ablation lacks helps:", "",
               "| LW-KD against | what it is | at the paper's stated settings | each method tuned on dev |",
               "|---|---|---|---|"]
-    for part in [m for m in TABLES["paper"] if m.startswith("lwkd-")]:
+    for part in ABLATIONS:
         tuned = verdict("tuned", part) if part in TABLES["tuned"] else "not planned"
         lines.append(f"| {part} | {METHODS[part].description} | {verdict('paper', part)} | {tuned} |")
     if not final_rows:
