@@ -517,6 +517,8 @@ def grid_table(grid_rows: list[dict], selected: dict[str, dict]) -> str:
 def render(rows, selected, tables, ablations, comparisons, adjusted, family, teachers, grid_rows, study,
            main_holm) -> str:
     final_rows = [r for r in rows if r["seed"] in FINAL_SEEDS]
+    report_dir = Path(study.args.report).parent if study.args.report else Path.cwd()
+    figures = Path(os.path.relpath(Path(study.args.results_dir).resolve(), report_dir.resolve())).as_posix()
 
     def row_of(method, settings_name):
         return [r for r in final_rows if r["method"] == method and r["config"] == settings_name]
@@ -634,11 +636,10 @@ def render(rows, selected, tables, ablations, comparisons, adjusted, family, tea
               "`kl`: Eq. 4's weight, temperature and KL scaling; `beta`, `dlr`: Eq. 8's adversarial weight and the "
               "discriminator's Adam learning rate. The true-class target probability is the mean of "
               "softmax(target/τ) on the label over the training set (LSR: 1 − ε + ε/K).", "",
-              grid_table(grid_rows, selected).rstrip(), "", "![dev accuracy per configuration](results/study/grid.png)",
-              ""]
+              grid_table(grid_rows, selected).rstrip(), "", f"![dev accuracy per configuration]({figures}/grid.png)", ""]
     if final_rows:
-        lines += ["![dev accuracy per step](results/study/dev_curves.png)", "",
-                  "![LW-KD minus each method](results/study/differences.png)", ""]
+        lines += [f"![dev accuracy per step]({figures}/dev_curves.png)", "",
+                  f"![LW-KD minus each method]({figures}/differences.png)", ""]
     lines += cost_section(Path(study.args.efficiency))
     lines += limitations(rows, study)
     return "\n".join(lines) + "\n"
@@ -700,7 +701,7 @@ def limitations(rows, study) -> list[str]:
         "- LeNet5 is trained with SGD lr 0.05, warm-up and cosine decay (99.2-99.4 % on MNIST test), not the paper's "
         "constant 0.1, which reached 97.5-98.1 % (docs/results/teacher_lr.json; the paper's T1: 98.80 %).",
         f"- {len(rows)} runs; each run's folder kept its full configuration (`run_config.json`), metrics and "
-        f"trainer state (docs/results/study/records.tar.gz); wall time per run {min(walls, default=0):.0f}–"
+        f"trainer state ({Path(study.args.results_dir).as_posix()}/records.tar.gz); wall time per run {min(walls, default=0):.0f}–"
         f"{max(walls, default=0):.0f} s, several runs at once on one machine, so times are not comparable across "
         "rows.",
         "",
