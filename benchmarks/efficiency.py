@@ -1,10 +1,10 @@
 #!/usr/bin/env python
 """What LW-KD costs on top of plain supervision, measured side by side on the machine at hand.
 
-(a) the README's main job as whole processes: ``--method sup``, then ``--method lwkd`` with a cold teacher
-    cache (an empty ``LWKD_CACHE_DIR``), then ``--pairs`` times ``--method lwkd`` with the now warm cache followed
-    by ``sup`` (A B B' A [B' A ...], so slow drift of the machine falls on both sides); the ratios divide by the
-    mean of the sups;
+(a) the README's main job as whole processes: ``--method sup``, then ``--repeats`` rounds of ``--method lwkd`` with
+    a cold teacher cache (a new, empty ``LWKD_CACHE_DIR``), ``--method lwkd`` again with that cache now warm, and
+    ``sup`` (A B B' A B B' A ...); each LW-KD run is divided by the mean of the two sups either side of it, so slow
+    drift of the machine falls on both sides, and the ratios are averaged over the rounds;
 (b) the teacher stage alone, in parts: SynMNIST synthesis, LeNet5 training, the teacher column;
 (c) the training-step ratio LWKDTrainer (beta 0.1) / Trainer (``benchmarks/overhead.py``'s measurement);
 (d) the teacher column's throughput in rows per second.
@@ -105,31 +105,38 @@ def main() -> None:
     parser.add_argument("--device", help="teacher device (default: the GPU when there is one)")
     parser.add_argument("--steps", type=int, default=40)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--pairs", type=int, default=1, help="warm-cache lwkd + sup pairs after the cold run")
+    parser.add_argument("--repeats", type=int, default=1, help="rounds of (lwkd cold, lwkd warm, sup) after a first sup")
     parser.add_argument("--skip-runs", action="store_true", help="only (b)-(d): no whole runs")
     parser.add_argument("--output", type=Path)
     args = parser.parse_args()
-    if args.pairs < 1:
-        parser.error(f"--pairs must be at least 1, got {args.pairs}")
+    if args.repeats < 1:
+        parser.error(f"--repeats must be at least 1, got {args.repeats}")
     data = Path(args.data_root)
-    result = {"machine": machine(), "command": " ".join(["python", *sys.argv]), "epochs": args.epochs, "pairs": args.pairs}
+    result = {"machine": machine(), "command": " ".join(["python", *sys.argv]), "epochs": args.epochs, "repeats": args.repeats}
     print(f"machine: {result['machine']}", flush=True)
 
     if not args.skip_runs:
-        plan = [("sup", "sup"), ("lwkd", "lwkd cold cache")] + [("lwkd", "lwkd warm cache"), ("sup", "sup")] * args.pairs
+        plan = [("sup", "sup", 0)]
+        for i in range(args.repeats):
+            plan += [("lwkd", "lwkd cold cache", i), ("lwkd", "lwkd warm cache", i), ("sup", "sup", i + 1)]
         runs = []
         with tempfile.TemporaryDirectory() as tmp:
-            tmp, cache = Path(tmp), Path(tmp) / "cache"
-            for i, (method, label) in enumerate(plan):
-                run = main_job(data, method, tmp / f"run{i}", cache, args.epochs) | {"label": label}
+            tmp = Path(tmp)
+            for i, (method, label, round_) in enumerate(plan):
+                run = main_job(data, method, tmp / f"run{i}", tmp / f"cache{round_}", args.epochs) | {"label": label}
                 runs.append(run)
                 print(f"  {label:16s} {run['wall_seconds']:7.1f} s whole run, {run['train_runtime']:7.1f} s training, "
                       f"test accuracy {100 * run['test_accuracy']:.2f} %", flush=True)
-        sup = statistics.mean(r["wall_seconds"] for r in runs if r["label"] == "sup")
         result["runs"] = runs
-        result["ratio_cold"] = runs[1]["wall_seconds"] / sup
-        result["ratio_warm"] = statistics.mean(r["wall_seconds"] for r in runs if r["label"] == "lwkd warm cache") / sup
-        print(f"(a) whole run LW-KD / sup: cold cache {result['ratio_cold']:.3f}, warm cache {result['ratio_warm']:.3f}")
+        sups = [r["wall_seconds"] for r in runs if r["label"] == "sup"]
+        for kind in ("cold", "warm"):
+            walls = [r["wall_seconds"] for r in runs if r["label"] == f"lwkd {kind} cache"]
+            ratios = [wall / statistics.mean(sups[i : i + 2]) for i, wall in enumerate(walls)]
+            result[f"ratios_{kind}"] = ratios
+            result[f"ratio_{kind}"] = statistics.mean(ratios)
+        print(f"(a) whole run LW-KD / sup (mean over {args.repeats} rounds, each against the sups either side): cold "
+              f"cache {result['ratio_cold']:.3f} ({min(result['ratios_cold']):.3f}-{max(result['ratios_cold']):.3f}), "
+              f"warm cache {result['ratio_warm']:.3f} ({min(result['ratios_warm']):.3f}-{max(result['ratios_warm']):.3f})")
 
     stage = teacher_stage(data, args.device)
     result["teacher_stage"] = stage

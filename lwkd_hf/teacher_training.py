@@ -12,6 +12,7 @@ from typing import Iterator, Sequence
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch.optim.sgd import sgd
 from tqdm.auto import tqdm
 
 from . import teacher_cache
@@ -47,11 +48,14 @@ def _torch_threads(num_threads: int | None) -> Iterator[None]:
 def _fit(
     model: LeNet5, x: torch.Tensor, y: torch.Tensor, config: TeacherConfig, progress: bool, on_epoch_end=None
 ) -> None:
-    """Minimise cross-entropy with SGD (momentum, weight decay) under ``config.lr_schedule``."""
-    optimizer = torch.optim.SGD(
-        model.parameters(), lr=config.learning_rate, momentum=config.momentum, weight_decay=config.weight_decay,
-        foreach=True,  # one multi-tensor update instead of ten per step (the same numbers)
-    )
+    """Minimise cross-entropy with SGD (momentum, weight decay) under ``config.lr_schedule``.
+
+    The update is ``torch.optim.SGD``'s own multi-tensor function, called directly: the same numbers as
+    ``SGD(..., foreach=True).step()`` (``tests/test_teacher_training.py``) without the optimizer object's per-step
+    bookkeeping, which costs about 4 % of a LeNet5 step on a CPU.
+    """
+    params = list(model.parameters())
+    momentum_buffers: list[torch.Tensor | None] = [None] * len(params)  # filled in place by the first step
     generator = torch.Generator().manual_seed(config.seed)  # on the CPU: the same batch order on every device
     steps_per_epoch = math.ceil(len(x) / config.batch_size)
     total_steps = config.epochs * steps_per_epoch
@@ -59,18 +63,22 @@ def _fit(
     step = 0
     model.train()
     for epoch in range(config.epochs):
-        order = torch.randperm(len(x), generator=generator)
+        order = torch.randperm(len(x), generator=generator).to(x.device)
         batches = tqdm(
             range(steps_per_epoch), desc=f"teacher epoch {epoch + 1}/{config.epochs}", disable=not progress
         )
         for b in batches:
-            idx = order[b * config.batch_size : (b + 1) * config.batch_size].to(x.device)
-            for group in optimizer.param_groups:
-                group["lr"] = config.learning_rate * _lr_factor(config.lr_schedule, step, total_steps, warmup)
-            loss = F.cross_entropy(model(x[idx]), y[idx])
-            optimizer.zero_grad(set_to_none=True)
+            idx = order[b * config.batch_size : (b + 1) * config.batch_size]
+            # index_select: the rows x[idx] gives, about 10x faster for uint8 images on a CPU
+            loss = F.cross_entropy(model(x.index_select(0, idx)), y.index_select(0, idx))
+            for p in params:
+                p.grad = None
             loss.backward()
-            optimizer.step()
+            with torch.no_grad():
+                sgd(params, [p.grad for p in params], momentum_buffers, foreach=True,
+                    lr=config.learning_rate * _lr_factor(config.lr_schedule, step, total_steps, warmup),
+                    momentum=config.momentum, weight_decay=config.weight_decay, dampening=0.0, nesterov=False,
+                    maximize=False)
             step += 1
             if b % 50 == 0:
                 batches.set_postfix(loss=f"{loss.item():.4f}")

@@ -1,12 +1,15 @@
 """train_teacher on real MNIST digits (sane, deterministic, recorded), default_per_class (Table 2), and on CUDA."""
 
+import math
+
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
 from lwkd_hf.synthesis import load_mnist
-from lwkd_hf.teacher import Teacher
-from lwkd_hf.teacher_training import default_per_class, train_teacher
+from lwkd_hf.teacher import LeNet5, Teacher, TeacherConfig
+from lwkd_hf.teacher_training import WARMUP_FRACTION, _fit, _lr_factor, default_per_class, train_teacher
 
 
 @pytest.fixture(scope="module")
@@ -32,6 +35,41 @@ def test_short_training_is_sane_and_deterministic(mnist, tmp_path):
     loaded = Teacher.load(tmp_path)
     assert loaded.config == config
     assert loaded.config.test_accuracy == pytest.approx(loaded.accuracy(*_mnist_test(mnist)))
+
+
+@pytest.mark.parametrize("schedule", ["warmup-cosine", "constant"])
+def test_fit_updates_exactly_as_torch_optim_sgd(schedule):
+    """_fit calls SGD's update function directly; the weights must be those of the optimizer object's loop."""
+    generator = torch.Generator().manual_seed(0)
+    x = torch.randint(0, 256, (150, 28, 28), dtype=torch.uint8, generator=generator)
+    y = torch.randint(0, 10, (150,), generator=generator)
+    config = TeacherConfig(num_classes=10, per_class=[15] * 10, seed=4, epochs=3, learning_rate=0.05, batch_size=64,
+                           momentum=0.9, weight_decay=5e-4, lr_schedule=schedule, mnist_source="", mnist_sha256="",
+                           test_accuracy=None, test_examples=0, train_seconds=0.0)
+    with torch.random.fork_rng():
+        torch.manual_seed(1)
+        fitted, reference = LeNet5(), LeNet5()
+    reference.load_state_dict(fitted.state_dict())
+    initial = {name: tensor.clone() for name, tensor in fitted.state_dict().items()}
+    _fit(fitted, x, y, config, progress=False)
+
+    optimizer = torch.optim.SGD(reference.parameters(), lr=0.05, momentum=0.9, weight_decay=5e-4, foreach=True)
+    order_generator = torch.Generator().manual_seed(4)
+    total = 3 * math.ceil(150 / 64)
+    step = 0
+    for _ in range(3):
+        order = torch.randperm(150, generator=order_generator)
+        for b in range(math.ceil(150 / 64)):
+            idx = order[b * 64 : (b + 1) * 64]
+            optimizer.param_groups[0]["lr"] = 0.05 * _lr_factor(schedule, step, total, math.ceil(WARMUP_FRACTION * total))
+            loss = F.cross_entropy(reference(x[idx]), y[idx])
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            step += 1
+    assert step == 9 and not torch.equal(fitted.fc2.weight, initial["fc2.weight"])
+    for name, tensor in reference.state_dict().items():
+        assert torch.equal(fitted.state_dict()[name], tensor), name
 
 
 def _mnist_test(mnist):
