@@ -91,8 +91,8 @@ def teacher_stage(data: Path, device: str | None) -> dict:
             "teacher_test_accuracy": teacher.config.test_accuracy}
 
 
-def step_ratio(steps: int, rounds: int, batch_size: int) -> dict:
-    times = alternating_step_times(["trainer", "lwkd"], steps, rounds, batch_size, use_cpu=not torch.cuda.is_available())
+def step_ratio(steps: int, batch_size: int) -> dict:
+    times = alternating_step_times(["trainer", "lwkd"], steps, batch_size, use_cpu=not torch.cuda.is_available())
     medians = {k: statistics.median(v) for k, v in times.items()}
     return {"median_step_ms": {k: 1000 * v for k, v in medians.items()}, "ratio": medians["lwkd"] / medians["trainer"],
             "steps_timed": {k: len(v) for k, v in times.items()}}
@@ -103,8 +103,7 @@ def main() -> None:
     parser.add_argument("--data-root", default=os.environ.get("LWKD_DATA_DIR", str(REPO.parent / "shared" / "data")))
     parser.add_argument("--epochs", type=float, default=5, help="student epochs of the main job (README: 5)")
     parser.add_argument("--device", help="teacher device (default: the GPU when there is one)")
-    parser.add_argument("--steps", type=int, default=40)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--steps", type=int, default=150, help="timed training steps of each trainer for (c)")
     parser.add_argument("--repeats", type=int, default=1, help="rounds of (lwkd cold, lwkd warm, sup) after a first sup")
     parser.add_argument("--skip-runs", action="store_true", help="only (b)-(d): no whole runs")
     parser.add_argument("--output", type=Path)
@@ -144,7 +143,7 @@ def main() -> None:
           f"{stage['training_seconds']:.1f} s (train_teacher in all {stage['train_teacher_seconds']:.1f} s), column "
           f"{stage['column_seconds']:.1f} s")
     print(f"(d) teacher column: {stage['column_rows_per_second']:,.0f} rows/s ({stage['column_rows']:,} rows)")
-    steps = step_ratio(args.steps, args.rounds, 128)
+    steps = step_ratio(args.steps, 128)
     result["step"] = steps
     print(f"(c) training step LWKDTrainer(beta=0.1) / Trainer: {steps['ratio']:.3f} "
           f"({steps['median_step_ms']['lwkd']:.1f} / {steps['median_step_ms']['trainer']:.1f} ms, median)")

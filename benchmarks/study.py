@@ -654,8 +654,10 @@ def cost_section(path: Path) -> list[str]:
              "", f"`{e['command']}` on {e['machine']}:", "", "| figure | measured |", "|---|---|"]
     if "runs" in e:
         sup = statistics.mean(r["wall_seconds"] for r in e["runs"] if r["method"] == "sup")
-        lines += [f"| whole run, LW-KD / sup, empty teacher cache | {e['ratio_cold']:.2f} (sup {sup:.1f} s) |",
-                  f"| whole run, LW-KD / sup, teacher from the cache | {e['ratio_warm']:.2f} |"]
+        for kind, what in (("cold", "empty teacher cache"), ("warm", "teacher from the cache")):
+            ratios = e[f"ratios_{kind}"]
+            lines.append(f"| whole run, LW-KD / sup, {what} | {e[f'ratio_{kind}']:.2f} ({min(ratios):.2f}-"
+                         f"{max(ratios):.2f} over {len(ratios)} rounds; sup {sup:.1f} s) |")
     t = e["teacher_stage"]
     lines += [f"| teacher stage on {t['device']}: synthesis / LeNet5 training / column | {t['synthesis_seconds']:.1f} s / "
               f"{t['training_seconds']:.1f} s / {t['column_seconds']:.1f} s |",
