@@ -45,9 +45,10 @@ def make_data(n: int, seed: int = 0) -> datasets.Dataset:
 def trainer_step(
     kind: str, data: datasets.Dataset, batch_size: int, output_dir: str, use_cpu: bool = True
 ) -> Callable[[], None]:
-    """One optimizer step of ``kind``'s trainer as Trainer's loop runs it, on the next of ``data``'s batches
-    (collated beforehand): ``training_step`` (forward, loss, backward), gradient clipping, the optimizer step and
-    its callbacks (LW-KD's discriminator steps there), the scheduler step, zeroed gradients."""
+    """One optimizer step of ``kind``'s trainer, the work of a step of Trainer's loop, on the next of ``data``'s
+    batches (collated beforehand): ``training_step`` (forward, loss, backward), gradient clipping, the optimizer
+    step and its ``on_optimizer_step`` callbacks (LW-KD's discriminator steps there), the scheduler step, zeroed
+    gradients. Not run: accelerate's wrapping, the other callbacks and logging (alike for every kind)."""
     torch.manual_seed(0)
     model = build_student("textcnn", vocab_size=VOCAB, num_labels=NUM_LABELS, pad_token_id=VOCAB - 1)
     common = dict(

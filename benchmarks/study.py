@@ -655,7 +655,7 @@ def cost_section(path: Path) -> list[str]:
     if "runs" in e:
         sup = statistics.mean(r["wall_seconds"] for r in e["runs"] if r["method"] == "sup")
         for kind, what in (("cold", "empty teacher cache"), ("warm", "teacher from the cache")):
-            ratios = e[f"ratios_{kind}"]
+            ratios = e.get(f"ratios_{kind}", [e[f"ratio_{kind}"]])  # files from before --repeats hold one ratio
             lines.append(f"| whole run, LW-KD / sup, {what} | {e[f'ratio_{kind}']:.2f} ({min(ratios):.2f}-"
                          f"{max(ratios):.2f} over {len(ratios)} rounds; sup {sup:.1f} s) |")
     t = e["teacher_stage"]

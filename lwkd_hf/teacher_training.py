@@ -74,7 +74,7 @@ def _fit(
             for p in params:
                 p.grad = None
             loss.backward()
-            with torch.no_grad():
+            with torch.no_grad():  # every LeNet5 weight has a gradient here, so no grad is None
                 sgd(params, [p.grad for p in params], momentum_buffers, foreach=True,
                     lr=config.learning_rate * _lr_factor(config.lr_schedule, step, total_steps, warmup),
                     momentum=config.momentum, weight_decay=config.weight_decay, dampening=0.0, nesterov=False,

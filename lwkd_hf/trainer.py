@@ -278,3 +278,5 @@ class LWKDTrainer(Trainer):
         self.discriminator.load_state_dict(load_file(weights, device=str(self.args.device)))
         state = torch.load(optimizer_state, map_location=self.args.device, weights_only=True)
         self.discriminator_optimizer.load_state_dict(state)
+        for group in self.discriminator_optimizer.param_groups:  # the saved "fused" is the saving machine's choice
+            group["fused"] = True if _has_fused_adam(self.args.device) else None

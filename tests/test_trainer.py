@@ -189,6 +189,11 @@ def test_checkpoint_round_trip_of_discriminator_and_optimizer(tmp_path, trained_
     second.load_discriminator(str(checkpoint))
     for name, value in first.discriminator.state_dict().items():
         torch.testing.assert_close(second.discriminator.state_dict()[name], value, rtol=0, atol=0)
+    saved = torch.load(checkpoint / DISCRIMINATOR_OPTIMIZER_NAME, weights_only=True)
+    saved["param_groups"][0]["fused"] = None  # as saved before D's Adam was fused, or by a torch without a fused Adam
+    torch.save(saved, checkpoint / DISCRIMINATOR_OPTIMIZER_NAME)
+    second.load_discriminator(str(checkpoint))  # the loading machine's choice wins
+    assert second.discriminator_optimizer.param_groups[0]["fused"] is first.discriminator_optimizer.param_groups[0]["fused"]
     (checkpoint / DISCRIMINATOR_OPTIMIZER_NAME).unlink()
     with pytest.raises(FileNotFoundError, match="discriminator_optimizer.pt not found"):
         second.load_discriminator(str(checkpoint))
