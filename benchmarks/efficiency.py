@@ -6,7 +6,8 @@
     ``sup`` (A B B' A B B' A ...); each LW-KD run is divided by the mean of the two sups either side of it, so slow
     drift of the machine falls on both sides, and the ratios are averaged over the rounds;
 (b) the teacher stage alone, in parts: SynMNIST synthesis, LeNet5 training, the teacher column;
-(c) the training-step ratio LWKDTrainer (beta 0.1) / Trainer (``benchmarks/overhead.py``'s measurement);
+(c) the training-step ratio LWKDTrainer (beta 0.1) / Trainer (``benchmarks/overhead.py``'s measurement, averaged over
+    ``--step-processes`` fresh processes);
 (d) the teacher column's throughput in rows per second.
 
     python benchmarks/efficiency.py --output docs/results/efficiency.json
@@ -28,7 +29,7 @@ import time
 from pathlib import Path
 
 import torch
-from overhead import alternating_step_times
+from overhead import step_ratios_over_processes
 
 from lwkd_hf.atomic import atomic_write_json
 from lwkd_hf.soft_targets import add_teacher_logits
@@ -91,11 +92,13 @@ def teacher_stage(data: Path, device: str | None) -> dict:
             "teacher_test_accuracy": teacher.config.test_accuracy}
 
 
-def step_ratio(steps: int, batch_size: int) -> dict:
-    times = alternating_step_times(["trainer", "lwkd"], steps, batch_size, use_cpu=not torch.cuda.is_available())
-    medians = {k: statistics.median(v) for k, v in times.items()}
-    return {"median_step_ms": {k: 1000 * v for k, v in medians.items()}, "ratio": medians["lwkd"] / medians["trainer"],
-            "steps_timed": {k: len(v) for k, v in times.items()}}
+def step_ratio(steps: int, batch_size: int, processes: int) -> dict:
+    measured = step_ratios_over_processes(["trainer", "lwkd"], steps, batch_size, processes,
+                                          use_cpu=not torch.cuda.is_available())
+    runs, ratio = measured["median_step_seconds_per_process"], measured["ratio"]["lwkd"]
+    return {"ratio": ratio["mean"], "ci95": ratio["ci95"], "ratios_per_process": ratio["per_process"],
+            "median_step_ms": {k: 1000 * statistics.mean(run[k] for run in runs) for k in runs[0]},
+            "processes": processes, "steps_timed_per_process": steps}
 
 
 def main() -> None:
@@ -103,7 +106,8 @@ def main() -> None:
     parser.add_argument("--data-root", default=os.environ.get("LWKD_DATA_DIR", str(REPO.parent / "shared" / "data")))
     parser.add_argument("--epochs", type=float, default=5, help="student epochs of the main job (README: 5)")
     parser.add_argument("--device", help="teacher device (default: the GPU when there is one)")
-    parser.add_argument("--steps", type=int, default=150, help="timed training steps of each trainer for (c)")
+    parser.add_argument("--steps", type=int, default=150, help="timed training steps of each trainer for (c), per process")
+    parser.add_argument("--step-processes", type=int, default=5, help="fresh processes (c)'s ratio is averaged over")
     parser.add_argument("--repeats", type=int, default=1, help="rounds of (lwkd cold, lwkd warm, sup) after a first sup")
     parser.add_argument("--skip-runs", action="store_true", help="only (b)-(d): no whole runs")
     parser.add_argument("--output", type=Path)
@@ -143,10 +147,12 @@ def main() -> None:
           f"{stage['training_seconds']:.1f} s (train_teacher in all {stage['train_teacher_seconds']:.1f} s), column "
           f"{stage['column_seconds']:.1f} s")
     print(f"(d) teacher column: {stage['column_rows_per_second']:,.0f} rows/s ({stage['column_rows']:,} rows)")
-    steps = step_ratio(args.steps, 128)
+    steps = step_ratio(args.steps, 128, args.step_processes)
     result["step"] = steps
-    print(f"(c) training step LWKDTrainer(beta=0.1) / Trainer: {steps['ratio']:.3f} "
-          f"({steps['median_step_ms']['lwkd']:.1f} / {steps['median_step_ms']['trainer']:.1f} ms, median)")
+    print(f"(c) training step LWKDTrainer(beta=0.1) / Trainer: {steps['ratio']:.4f} [{steps['ci95'][0]:.4f}, "
+          f"{steps['ci95'][1]:.4f}] (mean of {args.step_processes} processes' median ratios, 95 % CI; each "
+          f"{', '.join(f'{r:.3f}' for r in steps['ratios_per_process'])}; "
+          f"{steps['median_step_ms']['lwkd']:.1f} / {steps['median_step_ms']['trainer']:.1f} ms)")
     if args.output:
         atomic_write_json(args.output, result)
 

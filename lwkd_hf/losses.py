@@ -74,6 +74,25 @@ def discriminator_loss(logits_on_teacher: torch.Tensor, logits_on_student: torch
     return -(F.logsigmoid(logits_on_teacher.float()).mean() + F.logsigmoid(-logits_on_student.float()).mean())
 
 
+def adversarial_student_loss_grad(discriminator_logits_on_student: torch.Tensor, non_saturating: bool = False) -> torch.Tensor:
+    """The gradient of :func:`adversarial_student_loss` w.r.t. ``D``'s logits, in closed form: ``-sigmoid(d) / n``,
+    or ``(sigmoid(d) - 1) / n`` non-saturating."""
+    d = discriminator_logits_on_student.float()
+    return (torch.sigmoid(d) - 1.0 if non_saturating else -torch.sigmoid(d)) / d.shape[0]
+
+
+def discriminator_loss_grads(
+    logits_on_teacher: torch.Tensor, logits_on_student: torch.Tensor, scale: float = 1.0
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``scale`` times the gradient of :func:`discriminator_loss` w.r.t. ``D``'s logits on each side, in closed form:
+    ``(sigmoid(d_t) - 1) / n_t`` and ``sigmoid(d_s) / n_s``."""
+    on_teacher, on_student = logits_on_teacher.float(), logits_on_student.float()
+    return (
+        (torch.sigmoid(on_teacher) - 1.0).mul_(scale / on_teacher.shape[0]),
+        torch.sigmoid(on_student).mul_(scale / on_student.shape[0]),
+    )
+
+
 def enhanced_kd_loss(
     ce: torch.Tensor, kl: torch.Tensor, adversarial: torch.Tensor | float, alpha: float, beta: float
 ) -> torch.Tensor:

@@ -22,9 +22,8 @@ from transformers.utils import logging
 from .atomic import atomic_path, atomic_save_safetensors
 from .columns import validate_teacher_column
 from .config import LWKDConfig
-from .discriminator import Discriminator
+from .discriminator import Discriminator, adversarial_terms
 from .losses import (
-    adversarial_student_loss,
     cross_entropy_loss,
     discriminator_loss,
     enhanced_kd_loss,
@@ -114,6 +113,7 @@ class LWKDTrainer(Trainer):
         self.loss_is_scaled_for_ga = False
         self.num_labels = self._model_num_labels()
         self._metrics: dict[str, list[torch.Tensor]] = defaultdict(list)
+        self._discriminator_logits: list[tuple[torch.Tensor, torch.Tensor]] = []  # per micro-batch, read in log
         if args.uses_teacher and isinstance(self.train_dataset, datasets.Dataset):  # iterable datasets are not pre-scanned
             validate_teacher_column(self.train_dataset, args.teacher_logits_column, self.num_labels)
         self.discriminator: Discriminator | None = None
@@ -186,9 +186,7 @@ class LWKDTrainer(Trainer):
             self._metrics["kl"].append(kl.detach())
             adv = 0.0
             if self.discriminator is not None:
-                p_student, p_teacher = log_p_student.exp(), log_p_teacher.exp()
-                adv = self._student_adversarial_term(p_student)
-                self._discriminator_backward(p_teacher, p_student.detach())
+                adv = self._adversarial_term(log_p_teacher.exp(), log_p_student.exp())
             loss = enhanced_kd_loss(ce, kl, adv, args.alpha, args.beta)
         if return_outputs and not isinstance(outputs, dict):
             # Trainer's prediction_step reads a tuple as a model that computed its loss returns it, (loss, logits, ...);
@@ -196,50 +194,48 @@ class LWKDTrainer(Trainer):
             outputs = (loss, *outputs)
         return (loss, outputs) if return_outputs else loss
 
-    def _student_adversarial_term(self, p_student: torch.Tensor) -> torch.Tensor:
-        """The student's part of Eq. 7; ``D`` is evaluated with detached weights, so it gets no gradient here."""
-        with torch.autocast(device_type=p_student.device.type, enabled=False):
-            adv = adversarial_student_loss(
-                self.discriminator(p_student, detach_weights=True),
-                non_saturating=self.args.adversarial_loss == "non_saturating",
-            )
+    def _adversarial_term(self, p_teacher: torch.Tensor, p_student: torch.Tensor) -> torch.Tensor:
+        """The student's part of Eq. 7 (``D``'s weights held constant); ``D``'s own loss gradient, divided by the
+        accumulation steps, is added to ``D``'s ``.grad`` on the way (the student held constant)."""
+        adv, on_teacher, on_student = adversarial_terms(
+            self.discriminator, p_teacher, p_student,
+            non_saturating=self.args.adversarial_loss == "non_saturating",
+            discriminator_grad_scale=1.0 / getattr(self, "current_gradient_accumulation_steps", 1),
+        )
         self._metrics["adv"].append(adv.detach())
+        self._discriminator_logits.append((on_teacher, on_student))
         return adv
 
-    def _discriminator_backward(self, p_teacher: torch.Tensor, p_student: torch.Tensor) -> None:
-        """Accumulate ``D``'s gradient of ``-L_ADV`` (Eq. 7) on teacher and (detached) student distributions,
-        one forward pass for both, divided by the accumulation steps."""
-        with torch.autocast(device_type=p_student.device.type, enabled=False):
-            scores = self.discriminator(torch.cat([p_teacher, p_student]))
-            on_teacher, on_student = scores[: len(p_teacher)], scores[len(p_teacher) :]
-            d_loss = discriminator_loss(on_teacher, on_student)
-            (d_loss / getattr(self, "current_gradient_accumulation_steps", 1)).backward()
-        self._record_discriminator_metrics(d_loss, on_teacher, on_student)
-
-    def _record_discriminator_metrics(self, d_loss: torch.Tensor, on_teacher: torch.Tensor, on_student: torch.Tensor):
-        """``D``'s loss and its accuracy on teacher (score > 0) and student (score < 0) distributions, for ``log``."""
-        self._metrics["discriminator_loss"].append(d_loss.detach())
-        self._metrics["discriminator_acc_real"].append((on_teacher.detach() > 0).float().mean())
-        self._metrics["discriminator_acc_fake"].append((on_student.detach() < 0).float().mean())
+    def _record_discriminator_metrics(self) -> None:
+        """``D``'s loss and its accuracy on teacher (logit > 0) and student (logit < 0) distributions, for each
+        micro-batch since the last log: computed here from the kept logits rather than in every step."""
+        for on_teacher, on_student in self._discriminator_logits:
+            self._metrics["discriminator_loss"].append(discriminator_loss(on_teacher, on_student))
+            self._metrics["discriminator_acc_real"].append((on_teacher > 0).float().mean())
+            self._metrics["discriminator_acc_fake"].append((on_student < 0).float().mean())
+        self._discriminator_logits.clear()
 
     def step_discriminator(self) -> None:
         """One Adam step of the discriminator on its accumulated gradient, averaged over processes."""
         if self.discriminator is None:
             return
-        params = [p for p in self.discriminator.parameters() if p.grad is not None]
-        if self.accelerator.num_processes > 1 and params:
-            grads = torch.cat([p.grad.flatten() for p in params])
-            grads = self.accelerator.reduce(grads, reduction="mean")
+        (group,) = self.discriminator_optimizer.param_groups
+        with_grad = [p for p in group["params"] if p.grad is not None]
+        if self.accelerator.num_processes > 1 and with_grad:
+            grads = self.accelerator.reduce(torch.cat([p.grad.flatten() for p in with_grad]), reduction="mean")
             offset = 0
-            for p in params:
+            for p in with_grad:
                 p.grad.copy_(grads[offset : offset + p.numel()].view_as(p.grad))
                 offset += p.numel()
         self.discriminator_optimizer.step()
-        self.discriminator_optimizer.zero_grad(set_to_none=True)
+        for p in with_grad:  # zero_grad(set_to_none=True) without its profiling and compiler wrappers
+            p.grad = None
 
     # ---- logging: merge the per-step terms into Trainer's logs ----
     def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
-        if "loss" in logs and self._metrics:
+        if "loss" in logs:
+            self._record_discriminator_metrics()
+        if "loss" in logs and self._metrics:  # a training log (evaluation logs eval_loss)
             names = sorted(self._metrics)
             means = torch.stack([torch.stack(self._metrics[name]).mean() for name in names])
             if self.accelerator.num_processes > 1:

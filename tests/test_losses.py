@@ -9,8 +9,10 @@ import torch
 from lwkd_hf.losses import (
     KL_SCALINGS,
     adversarial_student_loss,
+    adversarial_student_loss_grad,
     cross_entropy_loss,
     discriminator_loss,
+    discriminator_loss_grads,
     enhanced_kd_loss,
     kd_kl_loss,
     kl_scale,
@@ -86,6 +88,21 @@ def test_discriminator_loss_is_minus_eq7():
     fake = np.array([0.3, -2.0, 0.0])
     l_adv = np.mean(np.log(sigmoid(real))) + np.mean(np.log(1 - sigmoid(fake)))
     assert discriminator_loss(torch.tensor(real), torch.tensor(fake)).item() == pytest.approx(-l_adv, rel=1e-6)
+
+
+def test_closed_form_adversarial_gradients_are_autograds():
+    d_t = torch.tensor([1.0, -0.5, 3.0], dtype=torch.float64, requires_grad=True)
+    d_s = torch.tensor([0.3, -2.0], dtype=torch.float64, requires_grad=True)
+    for non_saturating in (False, True):
+        (grad,) = torch.autograd.grad(adversarial_student_loss(d_s, non_saturating), d_s)
+        torch.testing.assert_close(adversarial_student_loss_grad(d_s.detach(), non_saturating), grad.float())
+    grad_t, grad_s = torch.autograd.grad(discriminator_loss(d_t, d_s), [d_t, d_s])
+    closed_t, closed_s = discriminator_loss_grads(d_t.detach(), d_s.detach())
+    torch.testing.assert_close(closed_t, grad_t.float())
+    torch.testing.assert_close(closed_s, grad_s.float())
+    # by hand: d/dd_s of log(1 - sigmoid(d_s)) averaged over 2 rows is -sigmoid(d_s) / 2
+    assert adversarial_student_loss_grad(torch.tensor([0.0, 0.0])).tolist() == [-0.25, -0.25]
+    assert discriminator_loss_grads(torch.tensor([0.0]), torch.tensor([0.0, 0.0]))[0].tolist() == [-0.5]
 
 
 def test_enhanced_loss_is_eq8():

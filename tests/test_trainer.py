@@ -1,5 +1,6 @@
 """LWKDTrainer: Eq. 8 in compute_loss, column handling, accumulation, logging, checkpoints, resume, mixed precision, errors."""
 
+import copy
 import inspect
 import math
 import os
@@ -12,6 +13,7 @@ from transformers import PretrainedConfig, PreTrainedModel, Trainer
 from transformers.modeling_outputs import SequenceClassifierOutput
 
 from lwkd_hf.columns import TEACHER_LOGITS_COLUMN
+from lwkd_hf.losses import discriminator_loss
 from lwkd_hf.metrics import compute_metrics
 from lwkd_hf.trainer import DISCRIMINATOR_OPTIMIZER_NAME, DISCRIMINATOR_WEIGHTS_NAME, LWKDTrainer
 
@@ -53,8 +55,14 @@ def test_compute_loss_is_eq8_and_gradients_stay_apart(tmp_path, tiny_bert, make_
         adv = np.log(1 - 1 / (1 + np.exp(-d_student))).mean()
     assert loss.item() == pytest.approx(0.7 * ce + 0.3 * kl + 0.2 * adv, rel=1e-5)
 
-    # the discriminator's own loss put gradients on D only, none on the student
-    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in trainer.discriminator.parameters())
+    # the discriminator's own loss put gradients on D only, none on the student: autograd's for -L_ADV (Eq. 7)
+    reference = copy.deepcopy(trainer.discriminator)
+    reference.zero_grad(set_to_none=True)
+    p_s, p_t = (torch.tensor(np.exp(log_p), dtype=torch.float32) for log_p in (log_ps, log_pt))
+    discriminator_loss(reference(p_t), reference(p_s)).backward()
+    for p, ref in zip(trainer.discriminator.parameters(), reference.parameters()):
+        assert ref.grad.abs().sum() > 0
+        torch.testing.assert_close(p.grad, ref.grad, rtol=1e-4, atol=1e-7)
     assert all(p.grad is None for p in model.parameters())
     d_grads = [p.grad.clone() for p in trainer.discriminator.parameters()]
     # the student's loss puts gradients on the student only, none on D
