@@ -6,7 +6,7 @@ machine noise hits them alike, in several fresh processes one after another. Pri
 step times and ratios, and the ratios' mean over processes with a 95 % t interval (target, issue 9: LW-KD
 with beta=0.1 <= 1.01x plain Trainer on CPU).
 
-    python benchmarks/overhead.py [--steps 150] [--processes 5] [--batch-size 128] [--output overhead.json]
+    python benchmarks/overhead.py [--steps 150] [--processes 5] [--batch-size 128] [--keep-freed-memory] [--output F]
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import multiprocessing
+import os
 import statistics
 import tempfile
 import time
@@ -33,6 +34,10 @@ from lwkd_hf.stats import paired_difference
 from lwkd_hf.text.models import build_student
 
 VOCAB, SEQ_LEN, NUM_LABELS = 4762, 32, 10
+# glibc malloc told to keep freed memory instead of handing it back to the kernel and faulting it in again: every
+# training step here otherwise takes ~6,000 fresh pages, a number that varies by +-1,000 between trainers and processes
+KEEP_FREED_MEMORY = {"MALLOC_MMAP_THRESHOLD_": "33554432", "MALLOC_TRIM_THRESHOLD_": "4294967296",
+                     "MALLOC_TOP_PAD_": "67108864"}
 
 
 def make_data(n: int, seed: int = 0) -> datasets.Dataset:
@@ -132,12 +137,19 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=150, help="timed steps of each trainer in each process")
     parser.add_argument("--processes", type=int, default=5, help="fresh processes to average the ratios over")
     parser.add_argument("--batch-size", type=int, default=128)
+    malloc_settings = " ".join(f"{name}={value}" for name, value in KEEP_FREED_MEMORY.items())
+    parser.add_argument("--keep-freed-memory", action="store_true",
+                        help=f"run the processes with glibc malloc keeping freed memory ({malloc_settings})")
     parser.add_argument("--output", help="write the figures as JSON here")
     args = parser.parse_args()
+    if args.keep_freed_memory:
+        os.environ.update(KEEP_FREED_MEMORY)  # read by glibc when each fresh process starts
+    malloc_env = {k: v for k, v in os.environ.items() if k.startswith("MALLOC_")}
 
     params = count_parameters(build_student("textcnn", vocab_size=VOCAB, num_labels=NUM_LABELS, pad_token_id=VOCAB - 1))
     print(f"TextCNN {params:,} parameters, batch {args.batch_size} x {SEQ_LEN} tokens, {args.steps} steps each "
-          f"taking turns, in {args.processes} fresh processes, {torch.get_num_threads()} threads", flush=True)
+          f"taking turns, in {args.processes} fresh processes, {torch.get_num_threads()} threads, malloc settings "
+          f"{malloc_env or 'glibc defaults'}", flush=True)
     measured = step_ratios_over_processes(["trainer", "kd", "lwkd"], args.steps, args.batch_size, args.processes)
     print("| trainer | median step (ms), each process | ratio to Trainer, each process | mean ratio [95 % CI] |")
     print("|---|---|---|---|")
@@ -152,7 +164,8 @@ def main() -> None:
         print(f"| {label} | {ms} | {each} | {ratio['mean']:.4f} [{ratio['ci95'][0]:.4f}, {ratio['ci95'][1]:.4f}] |")
     if args.output:
         atomic_write_json(args.output, {"model": "TextCNN", "parameters": params, "batch_size": args.batch_size,
-                                        "seq_len": SEQ_LEN, "torch_threads": torch.get_num_threads(), **measured})
+                                        "seq_len": SEQ_LEN, "torch_threads": torch.get_num_threads(),
+                                        "malloc_env": malloc_env, **measured})
 
 
 if __name__ == "__main__":
