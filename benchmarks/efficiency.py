@@ -114,6 +114,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.repeats < 1:
         parser.error(f"--repeats must be at least 1, got {args.repeats}")
+    if args.step_processes < 2:
+        parser.error(f"--step-processes must be at least 2 for an interval, got {args.step_processes}")
     data = Path(args.data_root)
     result = {"machine": machine(), "command": " ".join(["python", *sys.argv]), "epochs": args.epochs, "repeats": args.repeats}
     print(f"machine: {result['machine']}", flush=True)

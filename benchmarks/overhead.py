@@ -57,7 +57,8 @@ def trainer_step(
     """One optimizer step of ``kind``'s trainer, the work of a step of Trainer's loop, on the next of ``data``'s
     batches (collated beforehand): ``training_step`` (forward, loss, backward), gradient clipping, the optimizer
     step and its ``on_optimizer_step`` callbacks (LW-KD's discriminator steps there), the scheduler step, zeroed
-    gradients. Not run: accelerate's wrapping, the other callbacks and logging (alike for every kind)."""
+    gradients. Not run: accelerate's wrapping, the other callbacks (alike for every kind) and logging, where LW-KD
+    also turns the discriminator's kept logits into its logged metrics, in about ten ops per logging step."""
     torch.manual_seed(0)
     model = build_student("textcnn", vocab_size=VOCAB, num_labels=NUM_LABELS, pad_token_id=VOCAB - 1)
     common = dict(
@@ -142,6 +143,8 @@ def main() -> None:
                         help=f"run the processes with glibc malloc keeping freed memory ({malloc_settings})")
     parser.add_argument("--output", help="write the figures as JSON here")
     args = parser.parse_args()
+    if args.processes < 2:
+        parser.error(f"--processes must be at least 2 for an interval, got {args.processes}")
     if args.keep_freed_memory:
         os.environ.update(KEEP_FREED_MEMORY)  # read by glibc when each fresh process starts
     malloc_env = {k: v for k, v in os.environ.items() if k.startswith("MALLOC_")}

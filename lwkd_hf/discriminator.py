@@ -48,7 +48,8 @@ def _accumulate_grad(param: torch.Tensor, grad: torch.Tensor) -> None:
 
 
 class _AdversarialTerms(torch.autograd.Function):
-    """Eq. 7 for both sides from one pass of ``D``, its backward pass written out; see :func:`adversarial_terms`."""
+    """Eq. 7 for both sides from one pass of ``D``, its backward pass written out; see :func:`adversarial_terms`.
+    ``discriminator_grad_scale=None`` leaves ``D``'s ``.grad`` alone."""
 
     @staticmethod
     def forward(ctx, p_student, p_teacher, discriminator, non_saturating, discriminator_grad_scale):
@@ -65,14 +66,15 @@ class _AdversarialTerms(torch.autograd.Function):
             logits = outputs[-1].squeeze(-1)[:d_rows]
             on_teacher, on_student = logits[:n_teacher], logits[n_teacher:]
             grad = torch.cat([
-                *discriminator_loss_grads(on_teacher, on_student, scale=discriminator_grad_scale),
+                *discriminator_loss_grads(on_teacher, on_student, scale=discriminator_grad_scale or 0.0),
                 adversarial_student_loss_grad(on_student, non_saturating),
             ]).unsqueeze(-1)
             for i in reversed(range(len(layers))):
                 weight, bias = layers[i]
-                grad_d = grad.narrow(0, 0, d_rows)
-                _accumulate_grad(weight, torch.mm(grad_d.t(), outputs[i].narrow(0, 0, d_rows)))
-                _accumulate_grad(bias, grad_d.sum(0))
+                if discriminator_grad_scale is not None:
+                    grad_d = grad.narrow(0, 0, d_rows)
+                    _accumulate_grad(weight, torch.mm(grad_d.t(), outputs[i].narrow(0, 0, d_rows)))
+                    _accumulate_grad(bias, grad_d.sum(0))
                 if i > 0:  # ReLU's backward is the op autograd uses: 5x faster than grad * (output > 0) on a CPU
                     grad = torch.ops.aten.threshold_backward(torch.mm(grad, weight), outputs[i], 0)
             grad_p_student = torch.mm(grad.narrow(0, d_rows, n_student), layers[0][0])
@@ -99,10 +101,13 @@ def adversarial_terms(
     Adds ``discriminator_grad_scale`` times the gradient of ``D``'s loss (:func:`~lwkd_hf.losses.discriminator_loss`,
     the student's rows taken as constants) to ``D``'s ``.grad``, and returns the student's term
     (:func:`~lwkd_hf.losses.adversarial_student_loss`), differentiable w.r.t. ``p_student`` with ``D``'s weights
-    taken as constants, then ``D``'s logits on the teacher's and on the student's rows (no gradient). The values and
-    gradients are autograd's through :meth:`Discriminator.forward`; the gradients are written out in closed form
-    because the dozens of tiny ops of two autograd passes cost more than the arithmetic (issue 9).
+    taken as constants, then ``D``'s logits on the teacher's and on the student's rows (no gradient). Values and
+    gradients equal autograd's through :meth:`Discriminator.forward` up to rounding; the gradients are written out in
+    closed form because the dozens of tiny ops of two autograd passes cost more than the arithmetic (issue 9). Under
+    ``torch.no_grad()`` nothing is added to ``D``'s ``.grad``, as no backward pass would.
     """
-    adv, logits = _AdversarialTerms.apply(p_student, p_teacher, discriminator, non_saturating, discriminator_grad_scale)
+    scale = discriminator_grad_scale if torch.is_grad_enabled() else None
+    # p_student first: autograd.Function returns one gradient per input, in order, and only p_student's is not None
+    adv, logits = _AdversarialTerms.apply(p_student, p_teacher, discriminator, non_saturating, scale)
     n = p_teacher.shape[0]
     return adv, logits[:n], logits[n:]

@@ -69,9 +69,15 @@ def adversarial_student_loss(discriminator_logits_on_student: torch.Tensor, non_
     return F.logsigmoid(-d).mean()
 
 
-def discriminator_loss(logits_on_teacher: torch.Tensor, logits_on_student: torch.Tensor) -> torch.Tensor:
-    """``-L_ADV`` of Eq. 7: minimising it maximises ``E[log D(p_t)] + E[log(1 - D(p_s))]``."""
-    return -(F.logsigmoid(logits_on_teacher.float()).mean() + F.logsigmoid(-logits_on_student.float()).mean())
+def discriminator_loss(
+    logits_on_teacher: torch.Tensor, logits_on_student: torch.Tensor, dim: int | None = None
+) -> torch.Tensor:
+    """``-L_ADV`` of Eq. 7: minimising it maximises ``E[log D(p_t)] + E[log(1 - D(p_s))]``. The expectations are
+    means over all rows, or over ``dim`` (one loss per batch of a stack of batches)."""
+    on_teacher, on_student = F.logsigmoid(logits_on_teacher.float()), F.logsigmoid(-logits_on_student.float())
+    if dim is None:
+        return -(on_teacher.mean() + on_student.mean())
+    return -(on_teacher.mean(dim) + on_student.mean(dim))
 
 
 def adversarial_student_loss_grad(discriminator_logits_on_student: torch.Tensor, non_saturating: bool = False) -> torch.Tensor:

@@ -207,20 +207,25 @@ class LWKDTrainer(Trainer):
         return adv
 
     def _record_discriminator_metrics(self) -> None:
-        """``D``'s loss and its accuracy on teacher (logit > 0) and student (logit < 0) distributions, for each
-        micro-batch since the last log: computed here from the kept logits rather than in every step."""
+        """``D``'s loss and its accuracy on teacher (logit > 0) and student (logit < 0) distributions, one value per
+        micro-batch since the last log, computed here from the kept logits in a few ops for all of them (micro-batches
+        of one size at a time) rather than a dozen ops in every step."""
+        by_size: dict[tuple[int, int], list[tuple[torch.Tensor, torch.Tensor]]] = defaultdict(list)
         for on_teacher, on_student in self._discriminator_logits:
-            self._metrics["discriminator_loss"].append(discriminator_loss(on_teacher, on_student))
-            self._metrics["discriminator_acc_real"].append((on_teacher > 0).float().mean())
-            self._metrics["discriminator_acc_fake"].append((on_student < 0).float().mean())
+            by_size[(len(on_teacher), len(on_student))].append((on_teacher, on_student))
+        for pairs in by_size.values():
+            on_teacher, on_student = (torch.stack(side) for side in zip(*pairs))  # (micro-batches, rows)
+            self._metrics["discriminator_loss"].append(discriminator_loss(on_teacher, on_student, dim=1))
+            self._metrics["discriminator_acc_real"].append((on_teacher > 0).float().mean(1))
+            self._metrics["discriminator_acc_fake"].append((on_student < 0).float().mean(1))
         self._discriminator_logits.clear()
 
     def step_discriminator(self) -> None:
         """One Adam step of the discriminator on its accumulated gradient, averaged over processes."""
         if self.discriminator is None:
             return
-        (group,) = self.discriminator_optimizer.param_groups
-        with_grad = [p for p in group["params"] if p.grad is not None]
+        groups = self.discriminator_optimizer.param_groups
+        with_grad = [p for group in groups for p in group["params"] if p.grad is not None]
         if self.accelerator.num_processes > 1 and with_grad:
             grads = self.accelerator.reduce(torch.cat([p.grad.flatten() for p in with_grad]), reduction="mean")
             offset = 0
@@ -232,12 +237,17 @@ class LWKDTrainer(Trainer):
             p.grad = None
 
     # ---- logging: merge the per-step terms into Trainer's logs ----
+    def train(self, *args, **kwargs):
+        self._metrics.clear()  # terms a previous train() kept after its last log belong to no log of this one
+        self._discriminator_logits.clear()
+        return super().train(*args, **kwargs)
+
     def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
         if "loss" in logs:
             self._record_discriminator_metrics()
         if "loss" in logs and self._metrics:  # a training log (evaluation logs eval_loss)
             names = sorted(self._metrics)
-            means = torch.stack([torch.stack(self._metrics[name]).mean() for name in names])
+            means = torch.stack([torch.cat([v.reshape(-1) for v in self._metrics[name]]).mean() for name in names])
             if self.accelerator.num_processes > 1:
                 means = self.accelerator.reduce(means, reduction="mean")
             logs.update({name: round(value, 6) for name, value in zip(names, means.tolist())})

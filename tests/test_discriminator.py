@@ -68,3 +68,13 @@ def test_adversarial_terms_accumulate_into_d_grad_like_backward():
     for grad, once in zip([p.grad for p in d.parameters()], first):
         torch.testing.assert_close(grad, 3 * once, rtol=1e-6, atol=0)
 
+
+
+def test_adversarial_terms_under_no_grad_leave_d_grad_alone():
+    torch.manual_seed(3)
+    d = Discriminator(3)
+    p_teacher, p_student = torch.softmax(torch.randn(2, 4, 3), dim=-1)
+    with torch.no_grad():
+        adv, _, _ = adversarial_terms(d, p_teacher, p_student)
+    assert all(p.grad is None for p in d.parameters())
+    torch.testing.assert_close(adv, adversarial_student_loss(d(p_student)).detach(), rtol=1e-6, atol=0)

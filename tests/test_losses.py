@@ -90,6 +90,15 @@ def test_discriminator_loss_is_minus_eq7():
     assert discriminator_loss(torch.tensor(real), torch.tensor(fake)).item() == pytest.approx(-l_adv, rel=1e-6)
 
 
+def test_discriminator_loss_per_batch_of_a_stack():
+    real = torch.tensor([[1.0, -0.5], [0.2, 3.0]])
+    fake = torch.tensor([[0.3, -2.0, 0.0], [1.0, 1.0, -1.0]])
+    per_batch = discriminator_loss(real, fake, dim=1)
+    assert per_batch.shape == (2,)
+    for i in range(2):
+        assert per_batch[i].item() == pytest.approx(discriminator_loss(real[i], fake[i]).item(), rel=1e-6)
+
+
 def test_closed_form_adversarial_gradients_are_autograds():
     d_t = torch.tensor([1.0, -0.5, 3.0], dtype=torch.float64, requires_grad=True)
     d_s = torch.tensor([0.3, -2.0], dtype=torch.float64, requires_grad=True)

@@ -171,6 +171,33 @@ def test_terms_logged_every_logging_steps_as_averages(tmp_path, trained_state):
             assert pair[term] == pytest.approx(mean, abs=2e-6), term
 
 
+def test_discriminator_metrics_are_per_micro_batch_means_for_any_batch_sizes(tmp_path, tiny_bert, make_args, toy_dataset):
+    trainer = LWKDTrainer(model=tiny_bert(), args=make_args(tmp_path), train_dataset=toy_dataset())
+    kept = [(torch.tensor([1.0, -1.0]), torch.tensor([-2.0, 0.5])), (torch.tensor([3.0, 2.0]), torch.tensor([-1.0, -1.0])),
+            (torch.tensor([-1.0]), torch.tensor([2.0]))]  # a last, smaller micro-batch
+    trainer._discriminator_logits.extend(kept)
+    trainer._record_discriminator_metrics()
+    assert not trainer._discriminator_logits
+    got = {name: torch.cat([v.reshape(-1) for v in trainer._metrics[name]]).tolist() for name in TERMS[3:]}
+    assert sorted(got["discriminator_acc_real"]) == [0.0, 0.5, 1.0] and sorted(got["discriminator_acc_fake"]) == [0.0, 0.5, 1.0]
+    expected = sorted(discriminator_loss(t, s).item() for t, s in kept)
+    assert sorted(got["discriminator_loss"]) == pytest.approx(expected, rel=1e-6)
+
+
+def test_terms_left_from_an_earlier_train_call_are_not_logged(tmp_path, tiny_bert, make_args, toy_dataset):
+    logged = []
+    for leftover in (False, True):
+        trainer = LWKDTrainer(model=tiny_bert(), args=make_args(tmp_path / str(leftover), max_steps=1, logging_steps=1),
+                              train_dataset=toy_dataset())
+        if leftover:
+            trainer._metrics["ce"].append(torch.tensor(99.0))
+            trainer._discriminator_logits.append((torch.tensor([50.0]), torch.tensor([50.0])))
+        trainer.train()
+        logged.append(trainer.state.log_history[0])
+    for key in TERMS:
+        assert logged[1][key] == pytest.approx(logged[0][key], abs=1e-6), key
+
+
 def test_beta_zero_builds_no_discriminator(tmp_path, trained_state):
     trainer = trained_state(tmp_path, "nodisc", max_steps=2, beta=0.0)
     assert trainer.discriminator is None and trainer.discriminator_optimizer is None
