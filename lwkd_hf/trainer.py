@@ -243,15 +243,15 @@ class LWKDTrainer(Trainer):
         return super().train(*args, **kwargs)
 
     def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
-        if "loss" in logs:
+        if "loss" in logs:  # a training log (evaluation logs eval_loss)
             self._record_discriminator_metrics()
-        if "loss" in logs and self._metrics:  # a training log (evaluation logs eval_loss)
-            names = sorted(self._metrics)
-            means = torch.stack([torch.cat([v.reshape(-1) for v in self._metrics[name]]).mean() for name in names])
-            if self.accelerator.num_processes > 1:
-                means = self.accelerator.reduce(means, reduction="mean")
-            logs.update({name: round(value, 6) for name, value in zip(names, means.tolist())})
-            self._metrics.clear()
+            if self._metrics:
+                names = sorted(self._metrics)
+                means = torch.stack([torch.cat([v.reshape(-1) for v in self._metrics[name]]).mean() for name in names])
+                if self.accelerator.num_processes > 1:
+                    means = self.accelerator.reduce(means, reduction="mean")
+                logs.update({name: round(value, 6) for name, value in zip(names, means.tolist())})
+                self._metrics.clear()
         super().log(logs, start_time)
 
     # ---- checkpoints: the discriminator and its optimizer travel with the student's ----
