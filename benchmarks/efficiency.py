@@ -12,7 +12,9 @@
 
     python benchmarks/efficiency.py --output docs/results/efficiency.json
 
-Nothing else should run on the machine meanwhile: with 2 cores, anything beside it corrupts the timings.
+Every part keeps the memory it frees, as the example script does by default (``lwkd_hf.allocator``);
+``--glibc-defaults`` leaves glibc's malloc settings in all of them. Nothing else should run on the machine
+meanwhile: with 2 cores, anything beside it corrupts the timings.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from pathlib import Path
 import torch
 from overhead import step_ratios_over_processes
 
+from lwkd_hf.allocator import keep_freed_memory
 from lwkd_hf.atomic import atomic_write_json
 from lwkd_hf.soft_targets import add_teacher_logits
 from lwkd_hf.synthesis import load_mnist, synmnist_arrays
@@ -54,13 +57,13 @@ def machine() -> str:
     return text
 
 
-def main_job(data: Path, method: str, output_dir: Path, cache_dir: Path, epochs: float) -> dict:
+def main_job(data: Path, method: str, output_dir: Path, cache_dir: Path, epochs: float, keep_memory: bool) -> dict:
     """One whole run of the README's main command (``--method``), timed as a process."""
     argv = [sys.executable, str(SCRIPT), "--dataset", "thucnews", "--data_dir", str(data / "thucnews"),
             "--vocab_file", str(data / "thucnews" / "vocab.json"),
             "--embeddings_file", str(data / "thucnews" / "embedding_Tencent.npz"), "--model", "textcnn",
             "--method", method, "--mnist_dir", str(data / "mnist"), "--output_dir", str(output_dir),
-            "--num_train_epochs", str(epochs), "--disable_tqdm", "true"]
+            "--num_train_epochs", str(epochs), "--disable_tqdm", "true", "--keep_freed_memory", str(keep_memory)]
     start = time.perf_counter()
     done = subprocess.run(argv, env=dict(os.environ, LWKD_CACHE_DIR=str(cache_dir)), capture_output=True, text=True)
     wall = time.perf_counter() - start
@@ -92,9 +95,9 @@ def teacher_stage(data: Path, device: str | None) -> dict:
             "teacher_test_accuracy": teacher.config.test_accuracy}
 
 
-def step_ratio(steps: int, batch_size: int, processes: int) -> dict:
+def step_ratio(steps: int, batch_size: int, processes: int, keep_memory: bool) -> dict:
     measured = step_ratios_over_processes(["trainer", "lwkd"], steps, batch_size, processes,
-                                          use_cpu=not torch.cuda.is_available())
+                                          use_cpu=not torch.cuda.is_available(), keep_memory=keep_memory)
     runs, ratio = measured["median_step_seconds_per_process"], measured["ratio"]["lwkd"]
     return {"ratio": ratio["mean"], "ci95": ratio["ci95"], "ratios_per_process": ratio["per_process"],
             "median_step_ms": {k: 1000 * statistics.mean(run[k] for run in runs) for k in runs[0]},
@@ -110,6 +113,8 @@ def main() -> None:
     parser.add_argument("--step-processes", type=int, default=5, help="fresh processes (c)'s ratio is averaged over")
     parser.add_argument("--repeats", type=int, default=1, help="rounds of (lwkd cold, lwkd warm, sup) after a first sup")
     parser.add_argument("--skip-runs", action="store_true", help="only (b)-(d): no whole runs")
+    parser.add_argument("--glibc-defaults", action="store_true",
+                        help="leave glibc's malloc settings everywhere (the example: --keep_freed_memory false)")
     parser.add_argument("--output", type=Path)
     args = parser.parse_args()
     if args.repeats < 1:
@@ -117,8 +122,10 @@ def main() -> None:
     if args.step_processes < 2:
         parser.error(f"--step-processes must be at least 2 for an interval, got {args.step_processes}")
     data = Path(args.data_root)
-    result = {"machine": machine(), "command": " ".join(["python", *sys.argv]), "epochs": args.epochs, "repeats": args.repeats}
-    print(f"machine: {result['machine']}", flush=True)
+    keep_memory = not args.glibc_defaults and keep_freed_memory()  # (b) runs in this process
+    result = {"machine": machine(), "command": " ".join(["python", *sys.argv]), "epochs": args.epochs,
+              "repeats": args.repeats, "keep_freed_memory": keep_memory}
+    print(f"machine: {result['machine']}; memory freed is {'kept' if keep_memory else 'handed back'}", flush=True)
 
     if not args.skip_runs:
         plan = [("sup", "sup", 0)]
@@ -128,7 +135,8 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             tmp = Path(tmp)
             for i, (method, label, round_) in enumerate(plan):
-                run = main_job(data, method, tmp / f"run{i}", tmp / f"cache{round_}", args.epochs) | {"label": label}
+                run = main_job(data, method, tmp / f"run{i}", tmp / f"cache{round_}", args.epochs,
+                               keep_memory) | {"label": label}
                 runs.append(run)
                 print(f"  {label:16s} {run['wall_seconds']:7.1f} s whole run, {run['train_runtime']:7.1f} s training, "
                       f"test accuracy {100 * run['test_accuracy']:.2f} %", flush=True)
@@ -149,7 +157,7 @@ def main() -> None:
           f"{stage['training_seconds']:.1f} s (train_teacher in all {stage['train_teacher_seconds']:.1f} s), column "
           f"{stage['column_seconds']:.1f} s")
     print(f"(d) teacher column: {stage['column_rows_per_second']:,.0f} rows/s ({stage['column_rows']:,} rows)")
-    steps = step_ratio(args.steps, 128, args.step_processes)
+    steps = step_ratio(args.steps, 128, args.step_processes, keep_memory)
     result["step"] = steps
     print(f"(c) training step LWKDTrainer(beta=0.1) / Trainer: {steps['ratio']:.4f} [{steps['ci95'][0]:.4f}, "
           f"{steps['ci95'][1]:.4f}] (mean of {args.step_processes} processes' median ratios, 95 % CI; each "

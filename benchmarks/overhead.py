@@ -4,9 +4,10 @@
 Same model (TextCNN, ~2.1M parameters), same batches, same seed; the trainers take turns step by step so
 machine noise hits them alike, in several fresh processes one after another. Prints each process's median
 step times and ratios, and the ratios' mean over processes with a 95 % t interval (target, issue 9: LW-KD
-with beta=0.1 <= 1.01x plain Trainer on CPU).
+with beta=0.1 <= 1.01x plain Trainer on CPU). The processes keep the memory they free, as the example script does
+(``lwkd_hf.allocator``); ``--glibc-defaults`` leaves glibc's settings.
 
-    python benchmarks/overhead.py [--steps 150] [--processes 5] [--batch-size 128] [--keep-freed-memory] [--output F]
+    python benchmarks/overhead.py [--steps 150] [--processes 5] [--batch-size 128] [--glibc-defaults] [--output F]
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from __future__ import annotations
 import argparse
 import itertools
 import multiprocessing
-import os
 import statistics
 import tempfile
 import time
@@ -28,16 +28,13 @@ from transformers import Trainer, TrainingArguments
 
 from costs import count_parameters
 from lwkd_hf import LWKDConfig, LWKDTrainer
+from lwkd_hf.allocator import keep_freed_memory
 from lwkd_hf.atomic import atomic_write_json
 from lwkd_hf.columns import TEACHER_LOGITS_COLUMN
 from lwkd_hf.stats import paired_difference
 from lwkd_hf.text.models import build_student
 
 VOCAB, SEQ_LEN, NUM_LABELS = 4762, 32, 10
-# glibc malloc told to keep freed memory instead of handing it back to the kernel and faulting it in again: every
-# training step here otherwise takes ~6,000 fresh pages, a number that varies by +-1,000 between trainers and processes
-KEEP_FREED_MEMORY = {"MALLOC_MMAP_THRESHOLD_": "33554432", "MALLOC_TRIM_THRESHOLD_": "4294967296",
-                     "MALLOC_TOP_PAD_": "67108864"}
 
 
 def make_data(n: int, seed: int = 0) -> datasets.Dataset:
@@ -111,17 +108,24 @@ def alternating_step_times(
     return times
 
 
+def _step_times_in_fresh_process(keep_memory: bool, *args) -> dict[str, list[float]]:
+    if keep_memory:
+        keep_freed_memory()
+    return alternating_step_times(*args)
+
+
 def step_ratios_over_processes(
-    kinds: list[str], steps: int, batch_size: int, processes: int, use_cpu: bool = True
+    kinds: list[str], steps: int, batch_size: int, processes: int, use_cpu: bool = True, keep_memory: bool = True
 ) -> dict:
     """:func:`alternating_step_times` in ``processes`` fresh processes, one after another: where a process's memory
     lands makes one trainer's steps 0.5-1 % slower than an identical trainer's for that whole process, more than
     a 1 % target can stand, so each ratio (median step of a kind / median step of ``kinds[0]``) is averaged over
-    processes, with a 95 % t interval."""
+    processes, with a 95 % t interval. ``keep_memory``: the processes keep the memory they free
+    (:func:`lwkd_hf.allocator.keep_freed_memory`, as the example script does)."""
     runs = []
     for _ in range(processes):
         with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as fresh:
-            times = fresh.submit(alternating_step_times, kinds, steps, batch_size, use_cpu).result()
+            times = fresh.submit(_step_times_in_fresh_process, keep_memory, kinds, steps, batch_size, use_cpu).result()
         runs.append({kind: statistics.median(values) for kind, values in times.items()})
     ratios = {kind: [run[kind] / run[kinds[0]] for run in runs] for kind in kinds[1:]}
     summary = {}
@@ -138,22 +142,20 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=150, help="timed steps of each trainer in each process")
     parser.add_argument("--processes", type=int, default=5, help="fresh processes to average the ratios over")
     parser.add_argument("--batch-size", type=int, default=128)
-    malloc_settings = " ".join(f"{name}={value}" for name, value in KEEP_FREED_MEMORY.items())
-    parser.add_argument("--keep-freed-memory", action="store_true",
-                        help=f"run the processes with glibc malloc keeping freed memory ({malloc_settings})")
+    parser.add_argument("--glibc-defaults", action="store_true",
+                        help="leave glibc's malloc settings (memory freed is handed back to the kernel)")
     parser.add_argument("--output", help="write the figures as JSON here")
     args = parser.parse_args()
     if args.processes < 2:
         parser.error(f"--processes must be at least 2 for an interval, got {args.processes}")
-    if args.keep_freed_memory:
-        os.environ.update(KEEP_FREED_MEMORY)  # read by glibc when each fresh process starts
-    malloc_env = {k: v for k, v in os.environ.items() if k.startswith("MALLOC_")}
 
+    malloc = "glibc defaults" if args.glibc_defaults else "freed memory kept (lwkd_hf.allocator)"
     params = count_parameters(build_student("textcnn", vocab_size=VOCAB, num_labels=NUM_LABELS, pad_token_id=VOCAB - 1))
     print(f"TextCNN {params:,} parameters, batch {args.batch_size} x {SEQ_LEN} tokens, {args.steps} steps each "
-          f"taking turns, in {args.processes} fresh processes, {torch.get_num_threads()} threads, malloc settings "
-          f"{malloc_env or 'glibc defaults'}", flush=True)
-    measured = step_ratios_over_processes(["trainer", "kd", "lwkd"], args.steps, args.batch_size, args.processes)
+          f"taking turns, in {args.processes} fresh processes, {torch.get_num_threads()} threads, malloc: {malloc}",
+          flush=True)
+    measured = step_ratios_over_processes(["trainer", "kd", "lwkd"], args.steps, args.batch_size, args.processes,
+                                          keep_memory=not args.glibc_defaults)
     print("| trainer | median step (ms), each process | ratio to Trainer, each process | mean ratio [95 % CI] |")
     print("|---|---|---|---|")
     for kind, label in [("trainer", "transformers.Trainer"), ("kd", "LWKDTrainer beta=0 (vanilla KD)"),
@@ -168,7 +170,7 @@ def main() -> None:
     if args.output:
         atomic_write_json(args.output, {"model": "TextCNN", "parameters": params, "batch_size": args.batch_size,
                                         "seq_len": SEQ_LEN, "torch_threads": torch.get_num_threads(),
-                                        "malloc_env": malloc_env, **measured})
+                                        "malloc": malloc, **measured})
 
 
 if __name__ == "__main__":

@@ -40,6 +40,7 @@ from transformers import (
 from transformers.hf_argparser import string_to_bool
 
 from lwkd_hf import LWKDConfig, LWKDTrainer, Teacher, add_teacher_logits, compute_metrics, train_teacher
+from lwkd_hf.allocator import keep_freed_memory
 from lwkd_hf.atomic import atomic_write_json, atomic_write_text
 from lwkd_hf.baselines import add_model_logits, add_virtual_teacher_logits, shuffle_teacher_logits
 from lwkd_hf.columns import column_array
@@ -181,6 +182,12 @@ class ExampleConfig(LWKDConfig):
         default=None,
         metadata={"help": "Stop after this many evaluations without improving metric_for_best_model (the paper "
                   "protocol: 10 evaluations of 100 steps, i.e. 1,000 batches)"},
+    )
+    keep_freed_memory: bool = field(
+        default=True,
+        metadata={"help": "Keep the memory this process frees for its next tensors (glibc's malloc, "
+                  "lwkd_hf.allocator): a TextCNN run on 2 CPU cores ~10 %% faster, the same results; false leaves "
+                  "glibc's defaults"},
     )
 
 
@@ -426,6 +433,8 @@ def main(argv: list[str] | None = None) -> dict:
     transformers.utils.logging.set_verbosity(log_level)
     datasets.utils.logging.set_verbosity(log_level)
     model_name = model_args.model_name_or_path or model_args.model
+    if training_args.keep_freed_memory and not keep_freed_memory():
+        logger.info("--keep_freed_memory: not glibc, so the C library's own memory settings stay")
     logger.info(f"method={method_args.method} model={model_name} data={data_args.dataset or data_args.dataset_name or data_args.train_file}")
     set_seed(training_args.seed)
 
