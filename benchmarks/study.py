@@ -440,13 +440,16 @@ def reproducible_tar(path: Path):
 
 def write_teachers(runs: Path, path: Path) -> None:
     """The teachers with their weights (T1 per seed, the KD and w/o-SYN teachers), as ``teachers.tar.gz``: a
-    study resumed elsewhere must distil from these very teachers, not retrained ones."""
+    study resumed elsewhere must distil from these very teachers, not retrained ones. A runs folder without weights
+    (``records.tar.gz`` extracted for ``--report-only``) leaves the archive as it is."""
+    files = [file for folder in ("teachers", "kd_teacher") for marker in sorted((runs / folder).glob("*/wall_seconds.json"))
+             for file in sorted(marker.parent.iterdir()) if file.is_file() and file.name != "run.log"]
+    if not any(file.suffix == ".safetensors" for file in files):
+        print(f"{runs} holds no teacher weights: {path} left as it is")
+        return
     with reproducible_tar(path) as tar:
-        for folder in ("teachers", "kd_teacher"):
-            for marker in sorted((runs / folder).glob("*/wall_seconds.json")):
-                for file in sorted(marker.parent.iterdir()):
-                    if file.is_file() and file.name != "run.log":
-                        tar.add(file, arcname=str(file.relative_to(runs)))
+        for file in files:
+            tar.add(file, arcname=str(file.relative_to(runs)))
 
 
 def write_records(runs: Path, path: Path) -> None:
@@ -651,7 +654,9 @@ def cost_section(path: Path) -> list[str]:
         return []
     e = json.loads(path.read_text())
     lines = ["", f"## What LW-KD costs (the README's main job, {e.get('epochs', 5):g} epochs; not the protocol above)",
-             "", f"`{e['command']}` on {e['machine']}:", "", "| figure | measured |", "|---|---|"]
+             "", f"`{e['command']}` on {e['machine']}, freed memory "
+             f"{'kept (lwkd_hf.allocator)' if e.get('keep_freed_memory') else 'handed back (glibc defaults)'}:", "",
+             "| figure | measured |", "|---|---|"]
     if "runs" in e:
         sup = statistics.mean(r["wall_seconds"] for r in e["runs"] if r["method"] == "sup")
         for kind, what in (("cold", "empty teacher cache"), ("warm", "teacher from the cache")):
