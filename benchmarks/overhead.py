@@ -108,10 +108,10 @@ def alternating_step_times(
     return times
 
 
-def _step_times_in_fresh_process(keep_memory: bool, *args) -> dict[str, list[float]]:
-    if keep_memory:
-        keep_freed_memory()
-    return alternating_step_times(*args)
+def _step_times_in_fresh_process(keep_memory: bool, *args) -> tuple[bool, dict[str, list[float]]]:
+    """Whether freed memory is kept in this process (asked and applied), and :func:`alternating_step_times`."""
+    kept = keep_memory and keep_freed_memory()
+    return kept, alternating_step_times(*args)
 
 
 def step_ratios_over_processes(
@@ -121,11 +121,15 @@ def step_ratios_over_processes(
     lands makes one trainer's steps 0.5-1 % slower than an identical trainer's for that whole process, more than
     a 1 % target can stand, so each ratio (median step of a kind / median step of ``kinds[0]``) is averaged over
     processes, with a 95 % t interval. ``keep_memory``: the processes keep the memory they free
-    (:func:`lwkd_hf.allocator.keep_freed_memory`, as the example script does)."""
-    runs = []
+    (:func:`lwkd_hf.allocator.keep_freed_memory`, as the example script does); ``freed_memory_kept`` in the result
+    says whether every process did."""
+    runs, kept = [], []
     for _ in range(processes):
         with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as fresh:
-            times = fresh.submit(_step_times_in_fresh_process, keep_memory, kinds, steps, batch_size, use_cpu).result()
+            applied, times = fresh.submit(
+                _step_times_in_fresh_process, keep_memory, kinds, steps, batch_size, use_cpu
+            ).result()
+        kept.append(applied)
         runs.append({kind: statistics.median(values) for kind, values in times.items()})
     ratios = {kind: [run[kind] / run[kinds[0]] for run in runs] for kind in kinds[1:]}
     summary = {}
@@ -134,7 +138,7 @@ def step_ratios_over_processes(
         summary[kind] = {"mean": above_one.mean + 1, "ci95": [float(above_one.low) + 1, float(above_one.high) + 1],
                          "per_process": values}
     return {"median_step_seconds_per_process": runs, "ratio": summary, "steps_timed_per_process": steps,
-            "processes": processes}
+            "processes": processes, "freed_memory_kept": all(kept)}
 
 
 def main() -> None:
@@ -149,13 +153,13 @@ def main() -> None:
     if args.processes < 2:
         parser.error(f"--processes must be at least 2 for an interval, got {args.processes}")
 
-    malloc = "glibc defaults" if args.glibc_defaults else "freed memory kept (lwkd_hf.allocator)"
     params = count_parameters(build_student("textcnn", vocab_size=VOCAB, num_labels=NUM_LABELS, pad_token_id=VOCAB - 1))
     print(f"TextCNN {params:,} parameters, batch {args.batch_size} x {SEQ_LEN} tokens, {args.steps} steps each "
-          f"taking turns, in {args.processes} fresh processes, {torch.get_num_threads()} threads, malloc: {malloc}",
-          flush=True)
+          f"taking turns, in {args.processes} fresh processes, {torch.get_num_threads()} threads, freed memory "
+          f"{'handed back (glibc defaults)' if args.glibc_defaults else 'kept where glibc allows'}", flush=True)
     measured = step_ratios_over_processes(["trainer", "kd", "lwkd"], args.steps, args.batch_size, args.processes,
                                           keep_memory=not args.glibc_defaults)
+    print(f"freed memory kept in every process: {measured['freed_memory_kept']}")
     print("| trainer | median step (ms), each process | ratio to Trainer, each process | mean ratio [95 % CI] |")
     print("|---|---|---|---|")
     for kind, label in [("trainer", "transformers.Trainer"), ("kd", "LWKDTrainer beta=0 (vanilla KD)"),
@@ -170,7 +174,7 @@ def main() -> None:
     if args.output:
         atomic_write_json(args.output, {"model": "TextCNN", "parameters": params, "batch_size": args.batch_size,
                                         "seq_len": SEQ_LEN, "torch_threads": torch.get_num_threads(),
-                                        "malloc": malloc, **measured})
+                                        **measured})
 
 
 if __name__ == "__main__":

@@ -440,16 +440,19 @@ def reproducible_tar(path: Path):
 
 def write_teachers(runs: Path, path: Path) -> None:
     """The teachers with their weights (T1 per seed, the KD and w/o-SYN teachers), as ``teachers.tar.gz``: a
-    study resumed elsewhere must distil from these very teachers, not retrained ones. A runs folder without weights
-    (``records.tar.gz`` extracted for ``--report-only``) leaves the archive as it is."""
-    files = [file for folder in ("teachers", "kd_teacher") for marker in sorted((runs / folder).glob("*/wall_seconds.json"))
-             for file in sorted(marker.parent.iterdir()) if file.is_file() and file.name != "run.log"]
-    if not any(file.suffix == ".safetensors" for file in files):
-        print(f"{runs} holds no teacher weights: {path} left as it is")
+    study resumed elsewhere must distil from these very teachers, not retrained ones. Where a teacher's folder has
+    no weights (``records.tar.gz`` extracted for ``--report-only``) the archive is left as it is."""
+    folders = [marker.parent for folder in ("teachers", "kd_teacher")
+               for marker in sorted((runs / folder).glob("*/wall_seconds.json"))]
+    without = [folder for folder in folders if not any(folder.glob("*.safetensors"))]
+    if without:
+        print(f"{len(without)} teacher folders under {runs} hold no weights (e.g. {without[0]}): {path} left as it is")
         return
     with reproducible_tar(path) as tar:
-        for file in files:
-            tar.add(file, arcname=str(file.relative_to(runs)))
+        for folder in folders:
+            for file in sorted(folder.iterdir()):
+                if file.is_file() and file.name != "run.log":
+                    tar.add(file, arcname=str(file.relative_to(runs)))
 
 
 def write_records(runs: Path, path: Path) -> None:

@@ -434,7 +434,7 @@ def main(argv: list[str] | None = None) -> dict:
     datasets.utils.logging.set_verbosity(log_level)
     model_name = model_args.model_name_or_path or model_args.model
     if training_args.keep_freed_memory and not keep_freed_memory():
-        logger.info("--keep_freed_memory: not glibc, so the C library's own memory settings stay")
+        logger.info("--keep_freed_memory: not applied (the C library is not glibc, or it refused a setting)")
     logger.info(f"method={method_args.method} model={model_name} data={data_args.dataset or data_args.dataset_name or data_args.train_file}")
     set_seed(training_args.seed)
 

@@ -1,4 +1,6 @@
+import os
 import platform
+import resource
 import subprocess
 import sys
 
@@ -18,22 +20,35 @@ for _ in range(8):
     del tensors
     print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
 """
-PAGES_PER_ROUND = 4 * (8 << 20) // 4096
+PAGES_PER_ROUND = 4 * (8 << 20) // resource.getpagesize()
 
 
 def page_faults_per_round(mode: str) -> tuple[str, list[int]]:
-    lines = subprocess.run([sys.executable, "-c", ROUNDS, mode], capture_output=True, text=True, check=True).stdout.split()
+    # no preloaded allocator, malloc variables or torch huge pages from the caller's environment
+    env = {k: v for k, v in os.environ.items()
+           if k != "LD_PRELOAD" and not k.startswith("MALLOC_") and k != "THP_MEM_ALLOC_ENABLE"}
+    out = subprocess.run([sys.executable, "-c", ROUNDS, mode], capture_output=True, text=True, check=True, env=env)
+    lines = out.stdout.split()
     return lines[0], [int(n) for n in lines[1:]]
 
 
 @pytest.mark.slow  # two fresh processes importing torch and transformers
 @pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="keep_freed_memory acts on glibc only")
 def test_freed_memory_is_reused_instead_of_faulted_in_again():
-    applied, kept = page_faults_per_round("keep")
     _, default = page_faults_per_round("default")
+    if min(default[2:]) < 0.5 * PAGES_PER_ROUND:  # e.g. transparent huge pages: a fault maps 2 MiB at once
+        pytest.skip(f"glibc's defaults take few fresh pages a round here ({default}): nothing to compare")
+    applied, kept = page_faults_per_round("keep")
     assert applied == "True"
-    assert all(faults >= 0.9 * PAGES_PER_ROUND for faults in default[2:])  # every round takes fresh pages
-    assert sum(kept[2:]) < 0.05 * PAGES_PER_ROUND  # the heap serves them again
+    assert sum(kept[2:]) < 0.05 * sum(default[2:])  # the heap serves them again
+
+
+def test_values_beyond_a_c_int_are_refused_before_anything_changes(monkeypatch):
+    monkeypatch.setattr(allocator.ctypes, "CDLL", lambda name: pytest.fail("mallopt must not be looked up"))
+    with pytest.raises(ValueError, match=r"trim_threshold must be between 0 and 2147483647 .*got 4294967296"):
+        allocator.keep_freed_memory(trim_threshold=4 << 30)
+    with pytest.raises(ValueError, match="top_pad .* got -1"):
+        allocator.keep_freed_memory(top_pad=-1)
 
 
 def test_not_glibc_changes_nothing(monkeypatch):
