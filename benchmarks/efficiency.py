@@ -23,6 +23,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import statistics
 import subprocess
 import sys
@@ -58,20 +59,23 @@ def machine() -> str:
 
 
 def main_job(data: Path, method: str, output_dir: Path, cache_dir: Path, epochs: float, keep_memory: bool) -> dict:
-    """One whole run of the README's main command (``--method``), timed as a process."""
+    """One whole run of the README's main command (``--method``), timed as a process, with its page faults (fresh
+    pages from the kernel: what keeping freed memory saves)."""
     argv = [sys.executable, str(SCRIPT), "--dataset", "thucnews", "--data_dir", str(data / "thucnews"),
             "--vocab_file", str(data / "thucnews" / "vocab.json"),
             "--embeddings_file", str(data / "thucnews" / "embedding_Tencent.npz"), "--model", "textcnn",
             "--method", method, "--mnist_dir", str(data / "mnist"), "--output_dir", str(output_dir),
             "--num_train_epochs", str(epochs), "--disable_tqdm", "true", "--keep_freed_memory", str(keep_memory)]
+    faults = resource.getrusage(resource.RUSAGE_CHILDREN).ru_minflt
     start = time.perf_counter()
     done = subprocess.run(argv, env=dict(os.environ, LWKD_CACHE_DIR=str(cache_dir)), capture_output=True, text=True)
     wall = time.perf_counter() - start
+    faults = resource.getrusage(resource.RUSAGE_CHILDREN).ru_minflt - faults
     if done.returncode != 0:
         raise RuntimeError(f"{method} run failed:\n{done.stderr[-3000:]}")
     results = json.loads((output_dir / "all_results.json").read_text())
     return {"method": method, "wall_seconds": wall, "train_runtime": results["train_runtime"],
-            "test_accuracy": results["test_accuracy"]}
+            "test_accuracy": results["test_accuracy"], "minor_page_faults": faults}
 
 
 def teacher_stage(data: Path, device: str | None) -> dict:
@@ -139,7 +143,8 @@ def main() -> None:
                                keep_memory) | {"label": label}
                 runs.append(run)
                 print(f"  {label:16s} {run['wall_seconds']:7.1f} s whole run, {run['train_runtime']:7.1f} s training, "
-                      f"test accuracy {100 * run['test_accuracy']:.2f} %", flush=True)
+                      f"test accuracy {100 * run['test_accuracy']:.2f} %, {run['minor_page_faults'] / 1e6:.2f} M page "
+                      "faults", flush=True)
         result["runs"] = runs
         sups = [r["wall_seconds"] for r in runs if r["label"] == "sup"]
         for kind in ("cold", "warm"):
