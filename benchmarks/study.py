@@ -670,17 +670,10 @@ def cost_section(path: Path) -> list[str]:
     lines += [f"| teacher stage on {t['device']}: synthesis / LeNet5 training / column | {t['synthesis_seconds']:.1f} s / "
               f"{t['training_seconds']:.1f} s / {t['column_seconds']:.1f} s |",
               f"| teacher column throughput | {t['column_rows_per_second']:,.0f} rows/s |",
-              step_line(e["step"]), ""]
+              f"| training step, LWKDTrainer (β = 0.1) / Trainer, median, mean over {e['step']['processes']} "
+              f"processes [95 % CI] | {e['step']['ratio']:.3f} [{e['step']['ci95'][0]:.3f}, {e['step']['ci95'][1]:.3f}] |",
+              ""]
     return lines
-
-
-def step_line(step: dict) -> str:
-    """The step ratio's row; files from before ``--step-processes`` hold one process's ratio."""
-    if "ci95" not in step:
-        return f"| training step, LWKDTrainer (β = 0.1) / Trainer, median | {step['ratio']:.2f} |"
-    low, high = step["ci95"]
-    return (f"| training step, LWKDTrainer (β = 0.1) / Trainer, median, mean over {step['processes']} processes "
-            f"[95 % CI] | {step['ratio']:.3f} [{low:.3f}, {high:.3f}] |")
 
 
 def grid_reading(grid_rows: list[dict], selected: dict[str, dict]) -> list[str]:
