@@ -7,7 +7,7 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from .losses import adversarial_student_loss, adversarial_student_loss_grad, discriminator_loss_grads
+from .losses import adversarial_logit_grads, adversarial_student_loss
 
 
 class Discriminator(nn.Module):
@@ -40,7 +40,9 @@ class Discriminator(nn.Module):
         return [layer for layer in self.net if isinstance(layer, nn.Linear)]
 
 
-def _accumulate_grad(param: torch.Tensor, grad: torch.Tensor) -> None:
+def _accumulate_grad(param: torch.Tensor, grad: torch.Tensor, scale: float) -> None:
+    if scale != 1.0:
+        grad.mul_(scale)
     if param.grad is None:
         param.grad = grad
     else:
@@ -54,31 +56,33 @@ class _AdversarialTerms(torch.autograd.Function):
     @staticmethod
     def forward(ctx, p_student, p_teacher, discriminator, non_saturating, discriminator_grad_scale):
         n_teacher, n_student = p_teacher.shape[0], p_student.shape[0]
-        d_rows = n_teacher + n_student  # rows of D's loss; the rows after them carry the student's gradient
+        d_rows = n_teacher + n_student  # rows of D's loss
         layers = [(layer.weight, layer.bias) for layer in discriminator.linears]
         with torch.autocast(device_type=p_student.device.type, enabled=False):
-            # the student's rows go in twice, so that one backward pass carries both gradients: D's loss's to D's
-            # weights (teacher and student rows), the student's term's to p_student (the copy)
-            outputs = [torch.cat([p_teacher, p_student, p_student]).float()]
+            # Saturating, the student's term is minus D's loss on the student's rows: one backward pass of D's loss
+            # gradient gives D's weights theirs and p_student its own, negated. The non-saturating term is not, so
+            # the student's rows go in a second time to carry its gradient through the same pass.
+            rows = [p_teacher, p_student, p_student] if non_saturating else [p_teacher, p_student]
+            outputs = [torch.cat(rows).float()]
             for i, (weight, bias) in enumerate(layers):
                 x = torch.mm(outputs[-1], weight.t()).add_(bias)
                 outputs.append(x.relu_() if i < len(layers) - 1 else x)
-            logits = outputs[-1].squeeze(-1)[:d_rows]
-            on_teacher, on_student = logits[:n_teacher], logits[n_teacher:]
-            grad = torch.cat([
-                *discriminator_loss_grads(on_teacher, on_student, scale=discriminator_grad_scale or 0.0),
-                adversarial_student_loss_grad(on_student, non_saturating),
-            ]).unsqueeze(-1)
+            logits = outputs[-1].squeeze(-1)
+            grad = adversarial_logit_grads(logits, n_teacher, n_student, non_saturating).unsqueeze(-1)
+            logits = logits[:d_rows]
             for i in reversed(range(len(layers))):
                 weight, bias = layers[i]
                 if discriminator_grad_scale is not None:
-                    grad_d = grad.narrow(0, 0, d_rows)
-                    _accumulate_grad(weight, torch.mm(grad_d.t(), outputs[i].narrow(0, 0, d_rows)))
-                    _accumulate_grad(bias, grad_d.sum(0))
+                    grad_d = grad[:d_rows]
+                    _accumulate_grad(weight, torch.mm(grad_d.t(), outputs[i][:d_rows]), discriminator_grad_scale)
+                    _accumulate_grad(bias, grad_d.sum(0), discriminator_grad_scale)
                 if i > 0:  # ReLU's backward is the op autograd uses: 5x faster than grad * (output > 0) on a CPU
                     grad = torch.ops.aten.threshold_backward(torch.mm(grad, weight), outputs[i], 0)
-            grad_p_student = torch.mm(grad.narrow(0, d_rows, n_student), layers[0][0])
-            adv = adversarial_student_loss(on_student, non_saturating)
+            student_first_row = d_rows if non_saturating else n_teacher
+            grad_p_student = torch.mm(grad[student_first_row : student_first_row + n_student], layers[0][0])
+            if not non_saturating:
+                grad_p_student.neg_()
+            adv = adversarial_student_loss(logits[n_teacher:], non_saturating)
         ctx.save_for_backward(grad_p_student)
         ctx.mark_non_differentiable(logits)
         return adv, logits

@@ -80,23 +80,21 @@ def discriminator_loss(
     return -(on_teacher.mean(dim) + on_student.mean(dim))
 
 
-def adversarial_student_loss_grad(discriminator_logits_on_student: torch.Tensor, non_saturating: bool = False) -> torch.Tensor:
-    """The gradient of :func:`adversarial_student_loss` w.r.t. ``D``'s logits, in closed form: ``-sigmoid(d) / n``,
-    or ``(sigmoid(d) - 1) / n`` non-saturating."""
-    d = discriminator_logits_on_student.float()
-    return (torch.sigmoid(d) - 1.0 if non_saturating else -torch.sigmoid(d)) / d.shape[0]
-
-
-def discriminator_loss_grads(
-    logits_on_teacher: torch.Tensor, logits_on_student: torch.Tensor, scale: float = 1.0
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """``scale`` times the gradient of :func:`discriminator_loss` w.r.t. ``D``'s logits on each side, in closed form:
-    ``(sigmoid(d_t) - 1) / n_t`` and ``sigmoid(d_s) / n_s``."""
-    on_teacher, on_student = logits_on_teacher.float(), logits_on_student.float()
-    return (
-        (torch.sigmoid(on_teacher) - 1.0).mul_(scale / on_teacher.shape[0]),
-        torch.sigmoid(on_student).mul_(scale / on_student.shape[0]),
-    )
+def adversarial_logit_grads(
+    logits: torch.Tensor, n_teacher: int, n_student: int, non_saturating: bool = False
+) -> torch.Tensor:
+    """Gradients w.r.t. ``D``'s logits in closed form, for logits over the rows ``[teacher; student]``, and
+    with ``non_saturating`` the student's rows once more: on the first two blocks the gradient of
+    :func:`discriminator_loss`, ``(sigmoid(d_t) - 1) / n_t`` and ``sigmoid(d_s) / n_s``; on the third that of the
+    non-saturating :func:`adversarial_student_loss`, ``(sigmoid(d_s) - 1) / n_s``. (The saturating student's term
+    ``E[log(1 - D(p_s))]`` is minus the discriminator loss's part on the student's rows: its gradient is minus the
+    second block.)"""
+    grad = torch.sigmoid(logits.float())
+    grad[:n_teacher].sub_(1.0).div_(n_teacher)
+    if non_saturating:
+        grad[n_teacher + n_student :].sub_(1.0)
+    grad[n_teacher:].div_(n_student)
+    return grad
 
 
 def enhanced_kd_loss(

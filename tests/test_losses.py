@@ -8,11 +8,10 @@ import torch
 
 from lwkd_hf.losses import (
     KL_SCALINGS,
+    adversarial_logit_grads,
     adversarial_student_loss,
-    adversarial_student_loss_grad,
     cross_entropy_loss,
     discriminator_loss,
-    discriminator_loss_grads,
     enhanced_kd_loss,
     kd_kl_loss,
     kl_scale,
@@ -102,16 +101,17 @@ def test_discriminator_loss_per_batch_of_a_stack():
 def test_closed_form_adversarial_gradients_are_autograds():
     d_t = torch.tensor([1.0, -0.5, 3.0], dtype=torch.float64, requires_grad=True)
     d_s = torch.tensor([0.3, -2.0], dtype=torch.float64, requires_grad=True)
-    for non_saturating in (False, True):
-        (grad,) = torch.autograd.grad(adversarial_student_loss(d_s, non_saturating), d_s)
-        torch.testing.assert_close(adversarial_student_loss_grad(d_s.detach(), non_saturating), grad.float())
     grad_t, grad_s = torch.autograd.grad(discriminator_loss(d_t, d_s), [d_t, d_s])
-    closed_t, closed_s = discriminator_loss_grads(d_t.detach(), d_s.detach())
-    torch.testing.assert_close(closed_t, grad_t.float())
-    torch.testing.assert_close(closed_s, grad_s.float())
-    # by hand: d/dd_s of log(1 - sigmoid(d_s)) averaged over 2 rows is -sigmoid(d_s) / 2
-    assert adversarial_student_loss_grad(torch.tensor([0.0, 0.0])).tolist() == [-0.25, -0.25]
-    assert discriminator_loss_grads(torch.tensor([0.0]), torch.tensor([0.0, 0.0]))[0].tolist() == [-0.5]
+    (grad_ns,) = torch.autograd.grad(adversarial_student_loss(d_s, non_saturating=True), d_s)
+    (grad_sat,) = torch.autograd.grad(adversarial_student_loss(d_s), d_s)
+    rows = torch.cat([d_t, d_s]).detach().float()
+    torch.testing.assert_close(adversarial_logit_grads(rows, 3, 2), torch.cat([grad_t, grad_s]).float())
+    # the saturating student's term is minus the discriminator loss's part on the student's rows
+    torch.testing.assert_close(-grad_s, grad_sat)
+    with_copy = adversarial_logit_grads(torch.cat([rows, rows[3:]]), 3, 2, non_saturating=True)
+    torch.testing.assert_close(with_copy, torch.cat([grad_t, grad_s, grad_ns]).float())
+    # by hand at d = 0: teacher rows (1/2 - 1) / 1, student rows (1/2) / 2, the non-saturating copy (1/2 - 1) / 2
+    assert adversarial_logit_grads(torch.zeros(5), 1, 2, non_saturating=True).tolist() == [-0.5, 0.25, 0.25, -0.25, -0.25]
 
 
 def test_enhanced_loss_is_eq8():

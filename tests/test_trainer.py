@@ -15,7 +15,7 @@ from transformers.modeling_outputs import SequenceClassifierOutput
 from lwkd_hf.columns import TEACHER_LOGITS_COLUMN
 from lwkd_hf.losses import discriminator_loss
 from lwkd_hf.metrics import compute_metrics
-from lwkd_hf.trainer import DISCRIMINATOR_OPTIMIZER_NAME, DISCRIMINATOR_WEIGHTS_NAME, LWKDTrainer
+from lwkd_hf.trainer import DISCRIMINATOR_OPTIMIZER_NAME, DISCRIMINATOR_WEIGHTS_NAME, TEACHER_ROW_COLUMN, LWKDTrainer
 
 TERMS = ["ce", "kl", "adv", "discriminator_loss", "discriminator_acc_real", "discriminator_acc_fake"]
 
@@ -24,12 +24,39 @@ def first_batch(trainer):
     return next(iter(trainer.get_train_dataloader()))
 
 
-def test_teacher_column_survives_default_remove_unused_columns(tmp_path, tiny_bert, make_args, toy_dataset):
-    trainer = LWKDTrainer(model=tiny_bert(), args=make_args(tmp_path), train_dataset=toy_dataset())
+def test_teacher_column_survives_default_remove_unused_columns_as_row_indices(tmp_path, tiny_bert, make_args, toy_dataset):
+    data = toy_dataset()
+    trainer = LWKDTrainer(model=tiny_bert(), args=make_args(tmp_path), train_dataset=data)
     assert trainer.args.remove_unused_columns is True
+    batch = first_batch(trainer)
+    # the column was read once; the batch carries its rows' indices into that table, not K floats a row
+    assert sorted(batch) == [TEACHER_ROW_COLUMN, "input_ids", "labels"]
+    assert trainer.train_dataset is data and TEACHER_ROW_COLUMN not in data.column_names
+    table = np.asarray(data[TEACHER_LOGITS_COLUMN], dtype=np.float32)
+    assert trainer._teacher_logits.dtype == torch.float32 and trainer._teacher_logits.shape == (64, 4)
+    assert np.array_equal(trainer._teacher_logits.numpy(), table)
+    rows = batch[TEACHER_ROW_COLUMN].numpy()
+    assert len(rows) == 8 and len(set(rows.tolist())) == 8
+    assert np.array_equal(batch["input_ids"].numpy(), np.asarray(data["input_ids"])[rows])
+
+
+def test_rows_and_column_give_the_same_loss(tmp_path, tiny_bert, make_args, toy_dataset):
+    data = toy_dataset()
+    trainer = LWKDTrainer(model=tiny_bert(), args=make_args(tmp_path, beta=0.0), train_dataset=data)
+    batch = first_batch(trainer)
+    with_column = {k: v for k, v in batch.items() if k != TEACHER_ROW_COLUMN}
+    with_column[TEACHER_LOGITS_COLUMN] = torch.tensor(np.asarray(data[TEACHER_LOGITS_COLUMN])[batch[TEACHER_ROW_COLUMN].numpy()])
+    trainer.model.train()
+    assert trainer.compute_loss(trainer.model, batch).item() == trainer.compute_loss(trainer.model, with_column).item()
+
+
+def test_iterable_training_sets_keep_the_column_in_their_batches(tmp_path, tiny_bert, make_args, toy_dataset):
+    data = toy_dataset().remove_columns("text").to_iterable_dataset()
+    trainer = LWKDTrainer(model=tiny_bert(), args=make_args(tmp_path, max_steps=1), train_dataset=data)
     batch = first_batch(trainer)
     assert sorted(batch) == ["input_ids", "labels", TEACHER_LOGITS_COLUMN]
     assert batch[TEACHER_LOGITS_COLUMN].shape == (8, 4) and batch[TEACHER_LOGITS_COLUMN].dtype == torch.float32
+    assert trainer.train().training_loss > 0
 
 
 def np_log_softmax(z):
@@ -39,14 +66,15 @@ def np_log_softmax(z):
 
 def test_compute_loss_is_eq8_and_gradients_stay_apart(tmp_path, tiny_bert, make_args, toy_dataset):
     args = make_args(tmp_path, alpha=0.3, beta=0.2, temperature=2.0, kl_scaling="tau2")
-    trainer = LWKDTrainer(model=tiny_bert(), args=args, train_dataset=toy_dataset())
+    data = toy_dataset()
+    trainer = LWKDTrainer(model=tiny_bert(), args=args, train_dataset=data)
     batch = first_batch(trainer)
     model = trainer.model.train()
     loss = trainer.compute_loss(model, dict(batch))
 
     with torch.no_grad():
         z_s = model(input_ids=batch["input_ids"]).logits.double().numpy()
-        z_t = batch[TEACHER_LOGITS_COLUMN].double().numpy()
+        z_t = np.asarray(data[TEACHER_LOGITS_COLUMN], dtype=np.float64)[batch[TEACHER_ROW_COLUMN].numpy()]
         y = batch["labels"].numpy()
         ce = -np_log_softmax(z_s)[np.arange(len(y)), y].mean()
         log_pt, log_ps = np_log_softmax(z_t / 2.0), np_log_softmax(z_s / 2.0)
