@@ -1,8 +1,8 @@
 """``LWKDTrainer``: a ``transformers.Trainer`` whose loss is LW-KD's enhanced KD loss (paper Eq. 8).
 
 The trainer reads precomputed, shifted teacher logits from a dataset column (see
-:func:`~lwkd_hf.soft_targets.add_teacher_logits`), once, into memory: its training batches carry each row's index
-into that table, so a training step costs what a supervised step costs plus a softmax, a KL and a 4.9K-parameter
+:func:`~lwkd_hf.soft_targets.add_teacher_logits`); a ``datasets.Dataset``'s column is read once into memory and its
+training batches carry each row's index into that table, so a training step costs what a supervised step costs plus a softmax, a KL and a 4.9K-parameter
 discriminator. The discriminator has its own Adam
 optimizer, stays in fp32, is stepped once per optimizer step (after gradient accumulation, with its
 gradients averaged over processes) and is saved in every checkpoint.
@@ -159,23 +159,23 @@ class LWKDTrainer(Trainer):
 
     def get_train_dataloader(self):
         """Trainer's loader; for a ``datasets.Dataset`` the teacher column is read once into a tensor on the training
-        device and the batches carry each row's index (:data:`TEACHER_ROW_COLUMN`) instead of its K floats, whose
-        way through Arrow, Python lists and the collator costs about 0.45 ms a batch of 128 on a CPU (0.6 % of a
-        TextCNN step). Iterable datasets keep the column in their batches."""
+        device and the batches carry each row's index (:data:`TEACHER_ROW_COLUMN`) instead of its K floats, whose way
+        through Arrow, Python lists and the collator costs about 0.5 ms a batch of 128 on a CPU, the indices' about
+        0.2 ms (a TextCNN step: 70-90 ms). Iterable datasets, and datasets behind an indices mapping (after
+        ``shuffle``, ``select``, ``filter``: adding a column would copy them whole), keep the column in their batches."""
         dataset, column = self.train_dataset, self.args.teacher_logits_column
-        if not (self.args.uses_teacher and isinstance(dataset, datasets.Dataset) and column in dataset.column_names):
+        if not (self.args.uses_teacher and isinstance(dataset, datasets.Dataset) and column in dataset.column_names
+                and dataset._indices is None):
             return super().get_train_dataloader()
         self._teacher_logits = torch.from_numpy(column_array(dataset, column)).to(self.args.device)
-        self.train_dataset = dataset.remove_columns(column).add_column(
-            TEACHER_ROW_COLUMN, np.arange(len(dataset)), new_fingerprint=f"{dataset._fingerprint}-teacher-rows"
-        )
+        self.train_dataset = dataset.remove_columns(column).add_column(TEACHER_ROW_COLUMN, np.arange(len(dataset)))
         try:
             return super().get_train_dataloader()
         finally:
             self.train_dataset = dataset
 
     def prediction_step(self, model, inputs, prediction_loss_only, ignore_keys=None):
-        inputs = {k: v for k, v in inputs.items() if k != self.args.teacher_logits_column}
+        inputs = {k: v for k, v in inputs.items() if k not in (self.args.teacher_logits_column, TEACHER_ROW_COLUMN)}
         return super().prediction_step(model, inputs, prediction_loss_only, ignore_keys=ignore_keys)
 
     # ---- the loss ----

@@ -50,6 +50,23 @@ def test_rows_and_column_give_the_same_loss(tmp_path, tiny_bert, make_args, toy_
     assert trainer.compute_loss(trainer.model, batch).item() == trainer.compute_loss(trainer.model, with_column).item()
 
 
+def test_a_custom_column_name_travels_as_row_indices_too(tmp_path, tiny_bert, make_args, toy_dataset):
+    data = toy_dataset().rename_column(TEACHER_LOGITS_COLUMN, "soft")
+    trainer = LWKDTrainer(model=tiny_bert(), args=make_args(tmp_path, teacher_logits_column="soft"), train_dataset=data)
+    batch = first_batch(trainer)
+    assert sorted(batch) == [TEACHER_ROW_COLUMN, "input_ids", "labels"]
+    assert np.array_equal(trainer._teacher_logits.numpy(), np.asarray(data["soft"], dtype=np.float32))
+
+
+def test_datasets_behind_an_indices_mapping_keep_the_column_and_are_not_copied(tmp_path, tiny_bert, make_args, toy_dataset):
+    data = toy_dataset().shuffle(seed=1)  # an indices mapping: adding a column would flatten (copy) the dataset
+    trainer = LWKDTrainer(model=tiny_bert(), args=make_args(tmp_path), train_dataset=data)
+    batch = first_batch(trainer)
+    assert sorted(batch) == ["input_ids", "labels", TEACHER_LOGITS_COLUMN]
+    assert trainer._teacher_logits is None and data._indices is not None
+    assert trainer.train().training_loss > 0
+
+
 def test_iterable_training_sets_keep_the_column_in_their_batches(tmp_path, tiny_bert, make_args, toy_dataset):
     data = toy_dataset().remove_columns("text").to_iterable_dataset()
     trainer = LWKDTrainer(model=tiny_bert(), args=make_args(tmp_path, max_steps=1), train_dataset=data)
