@@ -2,10 +2,10 @@
 
 The trainer reads precomputed, shifted teacher logits from a dataset column (see
 :func:`~lwkd_hf.soft_targets.add_teacher_logits`); a ``datasets.Dataset``'s column is read once into memory and its
-training batches carry each row's index into that table, so a training step costs what a supervised step costs plus a softmax, a KL and a 4.9K-parameter
-discriminator. The discriminator has its own Adam
-optimizer, stays in fp32, is stepped once per optimizer step (after gradient accumulation, with its
-gradients averaged over processes) and is saved in every checkpoint.
+training batches carry each row's index into that table, so a training step costs what a supervised step costs
+plus a softmax, a KL and a 4.9K-parameter discriminator. The discriminator has its own Adam optimizer, stays in
+fp32, is stepped once per optimizer step (after gradient accumulation, with its gradients averaged over processes)
+and is saved in every checkpoint.
 """
 
 from __future__ import annotations
