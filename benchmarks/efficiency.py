@@ -131,11 +131,15 @@ def main() -> None:
               "repeats": args.repeats, "keep_freed_memory": keep_memory}
     print(f"machine: {result['machine']}; memory freed is {'kept' if keep_memory else 'handed back'}", flush=True)
 
+    def record() -> None:  # after every part, so a run cut short keeps what it measured
+        if args.output:
+            atomic_write_json(args.output, result)
+
     if not args.skip_runs:
         plan = [("sup", "sup", 0)]
         for i in range(args.repeats):
             plan += [("lwkd", "lwkd cold cache", i), ("lwkd", "lwkd warm cache", i), ("sup", "sup", i + 1)]
-        runs = []
+        runs = result["runs"] = []
         with tempfile.TemporaryDirectory() as tmp:
             tmp = Path(tmp)
             for i, (method, label, round_) in enumerate(plan):
@@ -145,7 +149,7 @@ def main() -> None:
                 print(f"  {label:16s} {run['wall_seconds']:7.1f} s whole run, {run['train_runtime']:7.1f} s training, "
                       f"test accuracy {100 * run['test_accuracy']:.2f} %, {run['minor_page_faults'] / 1e6:.2f} M page "
                       "faults", flush=True)
-        result["runs"] = runs
+                record()
         sups = [r["wall_seconds"] for r in runs if r["label"] == "sup"]
         for kind in ("cold", "warm"):
             walls = [r["wall_seconds"] for r in runs if r["label"] == f"lwkd {kind} cache"]
@@ -155,6 +159,7 @@ def main() -> None:
         print(f"(a) whole run LW-KD / sup (mean over {args.repeats} rounds, each against the sups either side): cold "
               f"cache {result['ratio_cold']:.3f} ({min(result['ratios_cold']):.3f}-{max(result['ratios_cold']):.3f}), "
               f"warm cache {result['ratio_warm']:.3f} ({min(result['ratios_warm']):.3f}-{max(result['ratios_warm']):.3f})")
+        record()
 
     stage = teacher_stage(data, args.device)
     result["teacher_stage"] = stage
@@ -162,14 +167,14 @@ def main() -> None:
           f"{stage['training_seconds']:.1f} s (train_teacher in all {stage['train_teacher_seconds']:.1f} s), column "
           f"{stage['column_seconds']:.1f} s")
     print(f"(d) teacher column: {stage['column_rows_per_second']:,.0f} rows/s ({stage['column_rows']:,} rows)")
+    record()
     steps = step_ratio(args.steps, 128, args.step_processes, keep_memory)
     result["step"] = steps
     print(f"(c) training step LWKDTrainer(beta=0.1) / Trainer: {steps['ratio']:.4f} [{steps['ci95'][0]:.4f}, "
           f"{steps['ci95'][1]:.4f}] (mean of {args.step_processes} processes' median ratios, 95 % CI; each "
           f"{', '.join(f'{r:.3f}' for r in steps['ratios_per_process'])}; "
           f"{steps['median_step_ms']['lwkd']:.1f} / {steps['median_step_ms']['trainer']:.1f} ms)")
-    if args.output:
-        atomic_write_json(args.output, result)
+    record()
 
 
 if __name__ == "__main__":

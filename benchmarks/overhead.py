@@ -8,6 +8,7 @@ with beta=0.1 <= 1.01x plain Trainer on CPU). The processes keep the memory they
 (``lwkd_hf.allocator``); ``--glibc-defaults`` leaves glibc's settings.
 
     python benchmarks/overhead.py [--steps 150] [--processes 5] [--batch-size 128] [--glibc-defaults] [--output F]
+    python benchmarks/overhead.py --profile 50    # where each trainer's step time goes, op by op
 """
 
 from __future__ import annotations
@@ -32,9 +33,19 @@ from lwkd_hf.allocator import keep_freed_memory
 from lwkd_hf.atomic import atomic_write_json
 from lwkd_hf.columns import TEACHER_LOGITS_COLUMN
 from lwkd_hf.stats import paired_difference
-from lwkd_hf.text.models import build_student
+from lwkd_hf.text.models import build_small_bert, build_student
 
 VOCAB, SEQ_LEN, NUM_LABELS = 4762, 32, 10
+#: BERT-base's shape, randomly initialised (89.7M parameters with this 4,762-token vocabulary; 110M with BERT's)
+BERT_BASE = dict(hidden_size=768, num_hidden_layers=12, num_attention_heads=12, intermediate_size=3072,
+                 max_position_embeddings=512)
+
+
+def build_model(student: str) -> torch.nn.Module:
+    """The timed student: ``textcnn`` (the README's main job) or ``bert-base``."""
+    if student == "bert-base":
+        return build_small_bert(VOCAB, NUM_LABELS, pad_token_id=VOCAB - 1, **BERT_BASE)
+    return build_student(student, vocab_size=VOCAB, num_labels=NUM_LABELS, pad_token_id=VOCAB - 1)
 
 
 def make_data(n: int, seed: int = 0) -> datasets.Dataset:
@@ -49,7 +60,7 @@ def make_data(n: int, seed: int = 0) -> datasets.Dataset:
 
 
 def trainer_step(
-    kind: str, data: datasets.Dataset, batch_size: int, output_dir: str, use_cpu: bool = True
+    kind: str, data: datasets.Dataset, batch_size: int, output_dir: str, use_cpu: bool = True, student: str = "textcnn"
 ) -> Callable[[], None]:
     """One optimizer step of ``kind``'s trainer, the work of a step of Trainer's loop, on the next of ``data``'s
     batches (collated beforehand): ``training_step`` (forward, loss, backward), gradient clipping, the optimizer
@@ -57,7 +68,7 @@ def trainer_step(
     gradients. Not run: accelerate's wrapping, the other callbacks (alike for every kind) and logging, where LW-KD
     also turns the discriminator's kept logits into its logged metrics, in about ten ops per logging step."""
     torch.manual_seed(0)
-    model = build_student("textcnn", vocab_size=VOCAB, num_labels=NUM_LABELS, pad_token_id=VOCAB - 1)
+    model = build_model(student)
     common = dict(
         output_dir=output_dir, per_device_train_batch_size=batch_size, save_strategy="no", report_to=[],
         disable_tqdm=True, use_cpu=use_cpu, seed=0, dataloader_pin_memory=False,
@@ -85,7 +96,7 @@ def trainer_step(
 
 
 def alternating_step_times(
-    kinds: list[str], steps: int, batch_size: int, use_cpu: bool = True, warmup: int = 3
+    kinds: list[str], steps: int, batch_size: int, use_cpu: bool = True, student: str = "textcnn", warmup: int = 3
 ) -> dict[str, list[float]]:
     """Wall time of ``steps`` steps of each trainer kind, interleaved step by step (the order of the kinds
     reversed every other step): on 2 shared cores the step time drifts by up to 10 % within a minute, and
@@ -94,7 +105,7 @@ def alternating_step_times(
     times: dict[str, list[float]] = {kind: [] for kind in kinds}
     sync = torch.cuda.synchronize if torch.cuda.is_available() else lambda: None  # GPU work is asynchronous
     with tempfile.TemporaryDirectory() as tmp:
-        step = {kind: trainer_step(kind, data, batch_size, tmp, use_cpu=use_cpu) for kind in kinds}
+        step = {kind: trainer_step(kind, data, batch_size, tmp, use_cpu=use_cpu, student=student) for kind in kinds}
         for kind in kinds:
             for _ in range(warmup):
                 step[kind]()
@@ -108,6 +119,30 @@ def alternating_step_times(
     return times
 
 
+def profile_steps(
+    kinds: list[str], steps: int, batch_size: int, use_cpu: bool = True, student: str = "textcnn", warmup: int = 3
+) -> dict[str, str]:
+    """``torch.profiler``'s table of ``steps`` steps of each trainer kind (after ``warmup`` unprofiled ones), ops
+    sorted by their own CPU time (on a GPU too, where a small model's step waits on the CPU launching kernels; the
+    table adds their GPU time): where a kind's extra time goes, op by op."""
+    data = make_data(8 * batch_size)
+    cuda = torch.cuda.is_available() and not use_cpu
+    activities = [torch.profiler.ProfilerActivity.CPU] + ([torch.profiler.ProfilerActivity.CUDA] if cuda else [])
+    tables = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for kind in kinds:
+            step = trainer_step(kind, data, batch_size, tmp, use_cpu=use_cpu, student=student)
+            for _ in range(warmup):
+                step()
+            with torch.profiler.profile(activities=activities) as profiler:
+                for _ in range(steps):
+                    step()
+                if cuda:
+                    torch.cuda.synchronize()
+            tables[kind] = profiler.key_averages().table(sort_by="self_cpu_time_total", row_limit=40)
+    return tables
+
+
 def _step_times_in_fresh_process(keep_memory: bool, *args) -> tuple[bool, dict[str, list[float]]]:
     """Whether freed memory is kept in this process (asked and applied), and :func:`alternating_step_times`."""
     kept = keep_memory and keep_freed_memory()
@@ -115,7 +150,8 @@ def _step_times_in_fresh_process(keep_memory: bool, *args) -> tuple[bool, dict[s
 
 
 def step_ratios_over_processes(
-    kinds: list[str], steps: int, batch_size: int, processes: int, use_cpu: bool = True, keep_memory: bool = True
+    kinds: list[str], steps: int, batch_size: int, processes: int, use_cpu: bool = True, keep_memory: bool = True,
+    student: str = "textcnn",
 ) -> dict:
     """:func:`alternating_step_times` in ``processes`` fresh processes, one after another: where a process's memory
     lands makes one trainer's steps 0.5-1 % slower than an identical trainer's for that whole process, more than
@@ -127,7 +163,7 @@ def step_ratios_over_processes(
     for _ in range(processes):
         with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as fresh:
             applied, times = fresh.submit(
-                _step_times_in_fresh_process, keep_memory, kinds, steps, batch_size, use_cpu
+                _step_times_in_fresh_process, keep_memory, kinds, steps, batch_size, use_cpu, student
             ).result()
         kept.append(applied)
         runs.append({kind: statistics.median(values) for kind, values in times.items()})
@@ -146,19 +182,30 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=150, help="timed steps of each trainer in each process")
     parser.add_argument("--processes", type=int, default=5, help="fresh processes to average the ratios over")
     parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--student", default="textcnn", choices=["textcnn", "bert-base"],
+                        help="the timed model: TextCNN (the README's main job) or a randomly initialised BERT-base")
     parser.add_argument("--glibc-defaults", action="store_true",
                         help="leave glibc's malloc settings (memory freed is handed back to the kernel)")
     parser.add_argument("--output", help="write the figures as JSON here")
+    parser.add_argument("--profile", type=int, metavar="STEPS",
+                        help="instead of timing: print torch.profiler's op table for STEPS steps of each trainer")
     args = parser.parse_args()
     if args.processes < 2:
         parser.error(f"--processes must be at least 2 for an interval, got {args.processes}")
+    use_cpu = not torch.cuda.is_available()  # the GPU where there is one
+    if args.profile:
+        for kind, table in profile_steps(["trainer", "kd", "lwkd"], args.profile, args.batch_size, use_cpu=use_cpu,
+                                         student=args.student).items():
+            print(f"## {kind}: {args.profile} steps\n{table}")
+        return
 
-    params = count_parameters(build_student("textcnn", vocab_size=VOCAB, num_labels=NUM_LABELS, pad_token_id=VOCAB - 1))
-    print(f"TextCNN {params:,} parameters, batch {args.batch_size} x {SEQ_LEN} tokens, {args.steps} steps each "
-          f"taking turns, in {args.processes} fresh processes, {torch.get_num_threads()} threads, freed memory "
-          f"{'handed back (glibc defaults)' if args.glibc_defaults else 'kept where glibc allows'}", flush=True)
+    params = count_parameters(build_model(args.student))
+    device = "CPU" if use_cpu else torch.cuda.get_device_name(0)
+    print(f"{args.student} {params:,} parameters on {device}, batch {args.batch_size} x {SEQ_LEN} tokens, {args.steps} "
+          f"steps each taking turns, in {args.processes} fresh processes, {torch.get_num_threads()} threads, freed "
+          f"memory {'handed back (glibc defaults)' if args.glibc_defaults else 'kept where glibc allows'}", flush=True)
     measured = step_ratios_over_processes(["trainer", "kd", "lwkd"], args.steps, args.batch_size, args.processes,
-                                          keep_memory=not args.glibc_defaults)
+                                          use_cpu=use_cpu, keep_memory=not args.glibc_defaults, student=args.student)
     print(f"freed memory kept in every process: {measured['freed_memory_kept']}")
     print("| trainer | median step (ms), each process | ratio to Trainer, each process | mean ratio [95 % CI] |")
     print("|---|---|---|---|")
@@ -172,9 +219,9 @@ def main() -> None:
         each = ", ".join(f"{r:.3f}" for r in ratio["per_process"])
         print(f"| {label} | {ms} | {each} | {ratio['mean']:.4f} [{ratio['ci95'][0]:.4f}, {ratio['ci95'][1]:.4f}] |")
     if args.output:
-        atomic_write_json(args.output, {"model": "TextCNN", "parameters": params, "batch_size": args.batch_size,
-                                        "seq_len": SEQ_LEN, "torch_threads": torch.get_num_threads(),
-                                        **measured})
+        atomic_write_json(args.output, {"model": args.student, "parameters": params, "device": device,
+                                        "batch_size": args.batch_size, "seq_len": SEQ_LEN,
+                                        "torch_threads": torch.get_num_threads(), **measured})
 
 
 if __name__ == "__main__":

@@ -646,33 +646,49 @@ def render(rows, selected, tables, ablations, comparisons, adjusted, family, tea
     if final_rows:
         lines += [f"![dev accuracy per step]({figures}/dev_curves.png)", "",
                   f"![LW-KD minus each method]({figures}/differences.png)", ""]
-    lines += cost_section(Path(study.args.efficiency))
+    lines += cost_section([Path(path) for path in study.args.efficiency])
     lines += limitations(rows, study)
     return "\n".join(lines) + "\n"
 
 
-def cost_section(path: Path) -> list[str]:
-    """``benchmarks/efficiency.py``'s figures (what LW-KD costs over ``sup``), where that file exists."""
-    if not path.is_file():
+def cost_section(paths: list[Path]) -> list[str]:
+    """``benchmarks/efficiency.py``'s figures (what LW-KD costs over ``sup``), a table for each of ``paths`` that
+    exists (one per machine or run); a run cut short shows the parts it finished."""
+    found = [json.loads(path.read_text()) | {"file": path.name} for path in paths if path.is_file()]
+    if not found:
         return []
-    e = json.loads(path.read_text())
-    lines = ["", f"## What LW-KD costs (the README's main job, {e.get('epochs', 5):g} epochs; not the protocol above)",
-             "", f"`{e['command']}` on {e['machine']}, freed memory "
-             f"{'kept (lwkd_hf.allocator)' if e.get('keep_freed_memory') else 'handed back (glibc defaults)'}:", "",
-             "| figure | measured |", "|---|---|"]
+    lines = ["", f"## What LW-KD costs (the README's main job, {found[0].get('epochs', 5):g} epochs; not the protocol "
+             "above)"]
+    for e in found:
+        lines += cost_table(e)
+    return lines + [""]
+
+
+def cost_table(e: dict) -> list[str]:
+    lines = ["", f"`{e['command']}` on {e['machine']}, freed memory "
+             f"{'kept (lwkd_hf.allocator)' if e.get('keep_freed_memory') else 'handed back (glibc defaults)'} "
+             f"(`docs/results/{e['file']}`):", "", "| figure | measured |", "|---|---|"]
     if "runs" in e:
         sup = statistics.mean(r["wall_seconds"] for r in e["runs"] if r["method"] == "sup")
         for kind, what in (("cold", "empty teacher cache"), ("warm", "teacher from the cache")):
             ratios = e.get(f"ratios_{kind}", [e[f"ratio_{kind}"]])  # files from before --repeats hold one ratio
             lines.append(f"| whole run, LW-KD / sup, {what} | {e[f'ratio_{kind}']:.2f} ({min(ratios):.2f}-"
                          f"{max(ratios):.2f} over {len(ratios)} rounds; sup {sup:.1f} s) |")
-    t = e["teacher_stage"]
-    lines += [f"| teacher stage on {t['device']}: synthesis / LeNet5 training / column | {t['synthesis_seconds']:.1f} s / "
-              f"{t['training_seconds']:.1f} s / {t['column_seconds']:.1f} s |",
-              f"| teacher column throughput | {t['column_rows_per_second']:,.0f} rows/s |",
-              f"| training step, LWKDTrainer (β = 0.1) / Trainer, median, mean over {e['step']['processes']} "
-              f"processes [95 % CI] | {e['step']['ratio']:.3f} [{e['step']['ci95'][0]:.3f}, {e['step']['ci95'][1]:.3f}] |",
-              ""]
+    if "teacher_stage" in e:
+        t = e["teacher_stage"]
+        lines += [f"| teacher stage on {t['device']}: synthesis / LeNet5 training / column | "
+                  f"{t['synthesis_seconds']:.1f} s / {t['training_seconds']:.1f} s / {t['column_seconds']:.1f} s |",
+                  f"| teacher's test accuracy on SynMNIST-10 | {100 * t['teacher_test_accuracy']:.2f} % |",
+                  f"| teacher column throughput | {t['column_rows_per_second']:,.0f} rows/s |"]
+    if "step" in e:
+        step = e["step"]
+        lines.append(f"| training step, LWKDTrainer (β = 0.1) / Trainer, median, mean over {step['processes']} "
+                     f"processes [95 % CI] | {step['ratio']:.3f} [{step['ci95'][0]:.3f}, {step['ci95'][1]:.3f}]; "
+                     f"{step['median_step_ms']['lwkd']:.1f} / {step['median_step_ms']['trainer']:.1f} ms |")
+    missing = [part for part, key in (("whole runs", "runs"), ("teacher stage", "teacher_stage"), ("step ratio", "step"))
+               if key not in e]
+    if missing:
+        lines.append(f"| not measured in this run (cut short or skipped) | {', '.join(missing)} |")
     return lines
 
 
@@ -814,8 +830,10 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=1, help="runs at once")
     parser.add_argument("--deadline", type=float, help="start no run after this many seconds")
     parser.add_argument("--report-only", action="store_true")
-    parser.add_argument("--efficiency", default=str(REPO / "docs" / "results" / "efficiency.json"),
-                        help="benchmarks/efficiency.py's output, shown in the report where it exists")
+    results = REPO / "docs" / "results"
+    parser.add_argument("--efficiency", nargs="+",
+                        default=[str(results / "efficiency.json"), *map(str, sorted(results.glob("efficiency-h100-*.json")))],
+                        help="benchmarks/efficiency.py's outputs, each shown in the report where it exists")
     parser.add_argument("--extra", nargs=argparse.REMAINDER, default=[], help="more arguments for every run")
     args = parser.parse_args()
     TUNING_SEEDS, FINAL_SEEDS = tuple(args.tuning_seeds), tuple(args.seeds)

@@ -1,0 +1,62 @@
+"""benchmarks/study.py's cost section: benchmarks/efficiency.py's files rendered as tables, one per file."""
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from ..conftest import load_script
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def study():
+    """benchmarks/study.py, loaded from its file (it imports its neighbour reproduce.py)."""
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    try:
+        yield load_script(REPO / "benchmarks" / "study.py", "study")
+    finally:
+        sys.path.remove(str(REPO / "benchmarks"))
+
+
+def efficiency_file(path: Path, **parts) -> Path:
+    path.write_text(json.dumps({"command": "python efficiency.py", "machine": "M", "epochs": 5,
+                                "keep_freed_memory": True, **parts}))
+    return path
+
+
+RUNS = [{"method": "sup", "wall_seconds": 100.0}, {"method": "lwkd", "wall_seconds": 130.0},
+        {"method": "lwkd", "wall_seconds": 104.0}, {"method": "sup", "wall_seconds": 110.0}]
+STAGE = {"device": "cuda:0", "synthesis_seconds": 0.02, "training_seconds": 9.44, "column_seconds": 0.15,
+         "teacher_test_accuracy": 0.9933, "column_rows_per_second": 296951.0}
+STEP = {"processes": 3, "ratio": 1.48397, "ci95": [1.36514, 1.60281], "median_step_ms": {"lwkd": 5.248, "trainer": 3.536}}
+
+
+def test_a_table_per_file_with_every_part(study, tmp_path):
+    whole = efficiency_file(tmp_path / "a.json", runs=RUNS, ratio_cold=130 / 105, ratios_cold=[130 / 105],
+                            ratio_warm=104 / 105, ratios_warm=[104 / 105], teacher_stage=STAGE, step=STEP)
+    lines = study.cost_section([whole, tmp_path / "absent.json"])
+    assert lines[1].startswith("## What LW-KD costs (the README's main job, 5 epochs")
+    assert lines.count("| figure | measured |") == 1
+    assert "`python efficiency.py` on M, freed memory kept (lwkd_hf.allocator) (`docs/results/a.json`):" in lines
+    assert "| whole run, LW-KD / sup, empty teacher cache | 1.24 (1.24-1.24 over 1 rounds; sup 105.0 s) |" in lines
+    assert "| whole run, LW-KD / sup, teacher from the cache | 0.99 (0.99-0.99 over 1 rounds; sup 105.0 s) |" in lines
+    assert "| teacher stage on cuda:0: synthesis / LeNet5 training / column | 0.0 s / 9.4 s / 0.1 s |" in lines
+    assert "| teacher's test accuracy on SynMNIST-10 | 99.33 % |" in lines
+    assert "| teacher column throughput | 296,951 rows/s |" in lines
+    assert ("| training step, LWKDTrainer (β = 0.1) / Trainer, median, mean over 3 processes [95 % CI] | "
+            "1.484 [1.365, 1.603]; 5.2 / 3.5 ms |") in lines
+    assert not any(line.startswith("| not measured") for line in lines)
+
+
+def test_a_run_cut_short_shows_what_it_finished_and_says_what_it_did_not(study, tmp_path):
+    first = efficiency_file(tmp_path / "a.json", teacher_stage=STAGE, step=STEP)
+    cut = efficiency_file(tmp_path / "b.json", runs=RUNS, ratio_cold=1.3, ratio_warm=1.0, teacher_stage=STAGE)
+    lines = study.cost_section([first, cut])
+    assert lines.count("| figure | measured |") == 2
+    assert "| not measured in this run (cut short or skipped) | whole runs |" in lines
+    assert "| not measured in this run (cut short or skipped) | step ratio |" in lines
+    assert "| whole run, LW-KD / sup, empty teacher cache | 1.30 (1.30-1.30 over 1 rounds; sup 105.0 s) |" in lines
+    assert study.cost_section([tmp_path / "absent.json"]) == []
