@@ -1,8 +1,8 @@
 """``LWKDTrainer``: a ``transformers.Trainer`` whose loss is LW-KD's enhanced KD loss (paper Eq. 8).
 
 The trainer reads precomputed, shifted teacher logits from a dataset column (see
-:func:`~lwkd_hf.soft_targets.add_teacher_logits`); a ``datasets.Dataset``'s column is read once into memory and its
-training batches carry each row's index into that table, so a training step costs what a supervised step costs
+:func:`~lwkd_hf.soft_targets.add_teacher_logits`); a ``datasets.Dataset``'s column is read once into memory and the
+training loader's collator takes each batch's rows from it, so a training step costs what a supervised step costs
 plus a softmax, a KL and a 4.9K-parameter discriminator. The discriminator has its own Adam optimizer, stays in
 fp32, is stepped once per optimizer step (after gradient accumulation, with its gradients averaged over processes)
 and is saved in every checkpoint.
@@ -22,7 +22,7 @@ from transformers import DataCollator, EvalPrediction, PreTrainedModel, PreTrain
 from transformers.utils import logging
 
 from .atomic import atomic_path, atomic_save_safetensors
-from .columns import column_array, validate_teacher_column
+from .columns import TEACHER_ROW_COLUMN, TeacherTableCollator, column_array, validate_teacher_column
 from .config import LWKDConfig
 from .discriminator import Discriminator, adversarial_terms
 from .losses import (
@@ -38,8 +38,6 @@ logger = logging.get_logger(__name__)
 
 DISCRIMINATOR_WEIGHTS_NAME = "discriminator.safetensors"
 DISCRIMINATOR_OPTIMIZER_NAME = "discriminator_optimizer.pt"
-#: The column a training batch carries in place of the teacher logits: each row's index into the in-memory table.
-TEACHER_ROW_COLUMN = "__lwkd_teacher_row__"
 
 
 def _adam_fused(device: torch.device) -> bool | None:
@@ -120,7 +118,6 @@ class LWKDTrainer(Trainer):
         self._discriminator_logits: list[tuple[torch.Tensor, torch.Tensor]] = []  # per micro-batch, read in log
         if args.uses_teacher and isinstance(self.train_dataset, datasets.Dataset):  # iterable datasets are not pre-scanned
             validate_teacher_column(self.train_dataset, args.teacher_logits_column, self.num_labels)
-        self._teacher_logits: torch.Tensor | None = None  # (rows, K), filled by get_train_dataloader
         self.discriminator: Discriminator | None = None
         self.discriminator_optimizer: torch.optim.Optimizer | None = None
         self._check_parallelism()
@@ -158,24 +155,26 @@ class LWKDTrainer(Trainer):
                 self._signature_columns.append(column)
 
     def get_train_dataloader(self):
-        """Trainer's loader; for a ``datasets.Dataset`` the teacher column is read once into a tensor on the training
-        device and the batches carry each row's index (:data:`TEACHER_ROW_COLUMN`) instead of its K floats, whose way
-        through Arrow, Python lists and the collator costs about 0.5 ms a batch of 128 on a CPU, the indices' about
-        0.2 ms (a TextCNN step: 70-90 ms). Iterable datasets, and datasets behind an indices mapping (after
-        ``shuffle``, ``select``, ``filter``: adding a column would copy them whole), keep the column in their batches."""
-        dataset, column = self.train_dataset, self.args.teacher_logits_column
+        """Trainer's loader; for a ``datasets.Dataset`` the teacher column is read once into a CPU tensor (N x K
+        floats), the loader reads each row's index (:data:`~lwkd_hf.columns.TEACHER_ROW_COLUMN`) instead of its K
+        floats, whose way through Arrow, Python lists and the collator costs about 0.5 ms a batch of 128 on a CPU
+        (the indices' about 0.2 ms; a TextCNN step: 70-90 ms), and its collator
+        (:class:`~lwkd_hf.columns.TeacherTableCollator`) puts the rows' logits back in the batch. Iterable datasets, and
+        datasets behind an indices mapping (after ``shuffle``, ``select``, ``filter``: adding a column would copy them
+        whole), keep the column in their rows."""
+        dataset, column, collator = self.train_dataset, self.args.teacher_logits_column, self.data_collator
         if not (self.args.uses_teacher and isinstance(dataset, datasets.Dataset) and column in dataset.column_names
                 and dataset._indices is None):
             return super().get_train_dataloader()
-        self._teacher_logits = torch.from_numpy(column_array(dataset, column)).to(self.args.device)
         self.train_dataset = dataset.remove_columns(column).add_column(TEACHER_ROW_COLUMN, np.arange(len(dataset)))
+        self.data_collator = TeacherTableCollator(collator, torch.from_numpy(column_array(dataset, column)), column)
         try:
             return super().get_train_dataloader()
         finally:
-            self.train_dataset = dataset
+            self.train_dataset, self.data_collator = dataset, collator
 
     def prediction_step(self, model, inputs, prediction_loss_only, ignore_keys=None):
-        inputs = {k: v for k, v in inputs.items() if k not in (self.args.teacher_logits_column, TEACHER_ROW_COLUMN)}
+        inputs = {k: v for k, v in inputs.items() if k != self.args.teacher_logits_column}
         return super().prediction_step(model, inputs, prediction_loss_only, ignore_keys=ignore_keys)
 
     # ---- the loss ----
@@ -184,9 +183,6 @@ class LWKDTrainer(Trainer):
         args = self.args
         inputs = dict(inputs)
         teacher_logits = inputs.pop(args.teacher_logits_column, None)
-        rows = inputs.pop(TEACHER_ROW_COLUMN, None)
-        if rows is not None:
-            teacher_logits = self._teacher_logits[rows]
         labels = inputs.pop("labels")
         outputs = model(**inputs)
         student_logits = outputs["logits"] if isinstance(outputs, dict) else outputs[0]

@@ -15,7 +15,8 @@ from transformers.modeling_outputs import SequenceClassifierOutput
 from lwkd_hf.columns import TEACHER_LOGITS_COLUMN
 from lwkd_hf.losses import discriminator_loss
 from lwkd_hf.metrics import compute_metrics
-from lwkd_hf.trainer import DISCRIMINATOR_OPTIMIZER_NAME, DISCRIMINATOR_WEIGHTS_NAME, TEACHER_ROW_COLUMN, LWKDTrainer
+from lwkd_hf.columns import TEACHER_ROW_COLUMN
+from lwkd_hf.trainer import DISCRIMINATOR_OPTIMIZER_NAME, DISCRIMINATOR_WEIGHTS_NAME, LWKDTrainer
 
 TERMS = ["ce", "kl", "adv", "discriminator_loss", "discriminator_acc_real", "discriminator_acc_fake"]
 
@@ -24,46 +25,61 @@ def first_batch(trainer):
     return next(iter(trainer.get_train_dataloader()))
 
 
-def test_teacher_column_survives_default_remove_unused_columns_as_row_indices(tmp_path, tiny_bert, make_args, toy_dataset):
+def rows_of(batch, data) -> list[int]:
+    """The dataset rows a batch holds, found by their (random, so unique) token ids."""
+    where = {tuple(ids): row for row, ids in enumerate(data["input_ids"])}
+    return [where[tuple(ids)] for ids in batch["input_ids"].tolist()]
+
+
+def test_teacher_column_is_read_once_and_travels_as_row_indices(tmp_path, tiny_bert, make_args, toy_dataset):
     data = toy_dataset()
     trainer = LWKDTrainer(model=tiny_bert(), args=make_args(tmp_path), train_dataset=data)
     assert trainer.args.remove_unused_columns is True
-    batch = first_batch(trainer)
-    # the column was read once; the batch carries its rows' indices into that table, not K floats a row
-    assert sorted(batch) == [TEACHER_ROW_COLUMN, "input_ids", "labels"]
-    assert trainer.train_dataset is data and TEACHER_ROW_COLUMN not in data.column_names
-    table = np.asarray(data[TEACHER_LOGITS_COLUMN], dtype=np.float32)
-    assert trainer._teacher_logits.dtype == torch.float32 and trainer._teacher_logits.shape == (64, 4)
-    assert np.array_equal(trainer._teacher_logits.numpy(), table)
-    rows = batch[TEACHER_ROW_COLUMN].numpy()
-    assert len(rows) == 8 and len(set(rows.tolist())) == 8
-    assert np.array_equal(batch["input_ids"].numpy(), np.asarray(data["input_ids"])[rows])
+    loader = trainer.get_train_dataloader()
+    # the loader reads one index a row, not K floats; its collator puts the rows' logits back in the batch
+    assert loader.dataset.column_names == ["input_ids", "label", TEACHER_ROW_COLUMN]
+    batch = next(iter(loader))
+    assert sorted(batch) == ["input_ids", "labels", TEACHER_LOGITS_COLUMN]
+    rows = rows_of(batch, data)
+    assert len(set(rows)) == 8
+    assert batch[TEACHER_LOGITS_COLUMN].dtype == torch.float32
+    assert np.array_equal(batch[TEACHER_LOGITS_COLUMN].numpy(), np.asarray(data[TEACHER_LOGITS_COLUMN], dtype=np.float32)[rows])
+    assert np.array_equal(batch["labels"].numpy(), np.asarray(data["label"])[rows])
+    assert trainer.train_dataset is data and data.column_names == ["input_ids", "label", "text", TEACHER_LOGITS_COLUMN]
 
 
-def test_rows_and_column_give_the_same_loss(tmp_path, tiny_bert, make_args, toy_dataset):
-    data = toy_dataset()
-    trainer = LWKDTrainer(model=tiny_bert(), args=make_args(tmp_path, beta=0.0), train_dataset=data)
-    batch = first_batch(trainer)
-    with_column = {k: v for k, v in batch.items() if k != TEACHER_ROW_COLUMN}
-    with_column[TEACHER_LOGITS_COLUMN] = torch.tensor(np.asarray(data[TEACHER_LOGITS_COLUMN])[batch[TEACHER_ROW_COLUMN].numpy()])
-    trainer.model.train()
-    assert trainer.compute_loss(trainer.model, batch).item() == trainer.compute_loss(trainer.model, with_column).item()
+def test_each_loader_keeps_the_teacher_logits_of_its_own_dataset(tmp_path, tiny_bert, make_args, toy_dataset):
+    first, second = toy_dataset(seed=0), toy_dataset(seed=0)
+    second = second.remove_columns(TEACHER_LOGITS_COLUMN).add_column(
+        TEACHER_LOGITS_COLUMN, (np.asarray(first[TEACHER_LOGITS_COLUMN]) * 2).tolist())
+    trainer = LWKDTrainer(model=tiny_bert(), args=make_args(tmp_path), train_dataset=first)
+    earlier = trainer.get_train_dataloader()
+    trainer.train_dataset = second
+    later = trainer.get_train_dataloader()
+    for loader, data in ((earlier, first), (later, second)):
+        batch = next(iter(loader))
+        expected = np.asarray(data[TEACHER_LOGITS_COLUMN], dtype=np.float32)[rows_of(batch, data)]
+        assert np.array_equal(batch[TEACHER_LOGITS_COLUMN].numpy(), expected)
 
 
 def test_a_custom_column_name_travels_as_row_indices_too(tmp_path, tiny_bert, make_args, toy_dataset):
     data = toy_dataset().rename_column(TEACHER_LOGITS_COLUMN, "soft")
     trainer = LWKDTrainer(model=tiny_bert(), args=make_args(tmp_path, teacher_logits_column="soft"), train_dataset=data)
-    batch = first_batch(trainer)
-    assert sorted(batch) == [TEACHER_ROW_COLUMN, "input_ids", "labels"]
-    assert np.array_equal(trainer._teacher_logits.numpy(), np.asarray(data["soft"], dtype=np.float32))
+    loader = trainer.get_train_dataloader()
+    assert "soft" not in loader.dataset.column_names
+    batch = next(iter(loader))
+    assert sorted(batch) == ["input_ids", "labels", "soft"]
+    assert np.array_equal(batch["soft"].numpy(), np.asarray(data["soft"], dtype=np.float32)[rows_of(batch, data)])
 
 
 def test_datasets_behind_an_indices_mapping_keep_the_column_and_are_not_copied(tmp_path, tiny_bert, make_args, toy_dataset):
     data = toy_dataset().shuffle(seed=1)  # an indices mapping: adding a column would flatten (copy) the dataset
     trainer = LWKDTrainer(model=tiny_bert(), args=make_args(tmp_path), train_dataset=data)
-    batch = first_batch(trainer)
+    loader = trainer.get_train_dataloader()
+    assert TEACHER_ROW_COLUMN not in loader.dataset.column_names and data._indices is not None
+    batch = next(iter(loader))
     assert sorted(batch) == ["input_ids", "labels", TEACHER_LOGITS_COLUMN]
-    assert trainer._teacher_logits is None and data._indices is not None
+    assert np.array_equal(batch[TEACHER_LOGITS_COLUMN].numpy(), np.asarray(data[TEACHER_LOGITS_COLUMN], dtype=np.float32)[rows_of(batch, data)])
     assert trainer.train().training_loss > 0
 
 
@@ -91,7 +107,7 @@ def test_compute_loss_is_eq8_and_gradients_stay_apart(tmp_path, tiny_bert, make_
 
     with torch.no_grad():
         z_s = model(input_ids=batch["input_ids"]).logits.double().numpy()
-        z_t = np.asarray(data[TEACHER_LOGITS_COLUMN], dtype=np.float64)[batch[TEACHER_ROW_COLUMN].numpy()]
+        z_t = np.asarray(data[TEACHER_LOGITS_COLUMN], dtype=np.float64)[rows_of(batch, data)]
         y = batch["labels"].numpy()
         ce = -np_log_softmax(z_s)[np.arange(len(y)), y].mean()
         log_pt, log_ps = np_log_softmax(z_t / 2.0), np_log_softmax(z_s / 2.0)
