@@ -661,7 +661,9 @@ def cost_section(paths: list[Path]) -> list[str]:
              "above)"]
     for e in found:
         lines += cost_table(e)
-    return lines + [""]
+    return lines + ["", "Each figure is one run's; a round's whole-run ratio moves by several per cent with the machine "
+                    "(the ranges above), so these runs cannot settle a target closer than that. The README's cost "
+                    "section pools runs of the same work and reads them against issue 9's targets.", ""]
 
 
 def cost_table(e: dict) -> list[str]:
