@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from typing import Sequence
 
 import torch
@@ -58,23 +59,26 @@ class _AdversarialTerms(torch.autograd.Function):
         n_teacher, n_student = p_teacher.shape[0], p_student.shape[0]
         d_rows = n_teacher + n_student  # rows of D's loss
         layers = [(layer.weight, layer.bias) for layer in discriminator.linears]
-        with torch.autocast(device_type=p_student.device.type, enabled=False):
+        device_type = p_student.device.type
+        with torch.autocast(device_type, enabled=False) if torch.is_autocast_enabled(device_type) else nullcontext():
             # Saturating, the student's term is minus D's loss on the student's rows: one backward pass of D's loss
             # gradient gives D's weights theirs and p_student its own, negated. The non-saturating term is not, so
             # the student's rows go in a second time to carry its gradient through the same pass.
             rows = [p_teacher, p_student, p_student] if non_saturating else [p_teacher, p_student]
             outputs = [torch.cat(rows).float()]
             for i, (weight, bias) in enumerate(layers):
-                x = torch.mm(outputs[-1], weight.t()).add_(bias)
+                x = torch.addmm(bias, outputs[-1], weight.t())
                 outputs.append(x.relu_() if i < len(layers) - 1 else x)
             logits = outputs[-1].squeeze(-1)
             grad = adversarial_logit_grads(logits, n_teacher, n_student, non_saturating).unsqueeze(-1)
-            logits = logits[:d_rows]
+            if non_saturating:
+                logits = logits[:d_rows]
             for i in reversed(range(len(layers))):
                 weight, bias = layers[i]
                 if discriminator_grad_scale is not None:
-                    grad_d = grad[:d_rows]
-                    _accumulate_grad(weight, torch.mm(grad_d.t(), outputs[i][:d_rows]), discriminator_grad_scale)
+                    grad_d = grad[:d_rows] if non_saturating else grad
+                    inputs = outputs[i][:d_rows] if non_saturating else outputs[i]
+                    _accumulate_grad(weight, torch.mm(grad_d.t(), inputs), discriminator_grad_scale)
                     _accumulate_grad(bias, grad_d.sum(0), discriminator_grad_scale)
                 if i > 0:  # ReLU's backward is the op autograd uses: 5x faster than grad * (output > 0) on a CPU
                     grad = torch.ops.aten.threshold_backward(torch.mm(grad, weight), outputs[i], 0)

@@ -6,6 +6,8 @@ bf16/fp16 student logits, large temperatures and large logits stay finite.
 
 from __future__ import annotations
 
+import functools
+
 import torch
 import torch.nn.functional as F
 
@@ -88,13 +90,21 @@ def adversarial_logit_grads(
     :func:`discriminator_loss`, ``(sigmoid(d_t) - 1) / n_t`` and ``sigmoid(d_s) / n_s``; on the third that of the
     non-saturating :func:`adversarial_student_loss`, ``(sigmoid(d_s) - 1) / n_s``. (The saturating student's term
     ``E[log(1 - D(p_s))]`` is minus the discriminator loss's part on the student's rows: its gradient is minus the
-    second block.)"""
-    grad = torch.sigmoid(logits.float())
-    grad[:n_teacher].sub_(1.0).div_(n_teacher)
-    if non_saturating:
-        grad[n_teacher + n_student :].sub_(1.0)
-    grad[n_teacher:].div_(n_student)
-    return grad
+    second block.) Two ops, ``sigmoid(d) * scale + offset`` with per-row constants made once per batch shape."""
+    scale, offset = _logit_grad_affine(n_teacher, n_student, non_saturating, logits.device)
+    return torch.addcmul(offset, torch.sigmoid(logits.float()), scale)
+
+
+@functools.lru_cache(maxsize=64)
+def _logit_grad_affine(
+    n_teacher: int, n_student: int, non_saturating: bool, device: torch.device
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-row ``(scale, offset)`` of :func:`adversarial_logit_grads`: ``(1/n, -1/n)`` on the rows whose gradient has
+    ``sigmoid - 1``, ``(1/n, 0)`` on the others."""
+    blocks = [(n_teacher, True), (n_student, False)] + ([(n_student, True)] if non_saturating else [])
+    scale = torch.cat([torch.full((n,), 1.0 / n) for n, _ in blocks])
+    offset = torch.cat([torch.full((n,), -1.0 / n if minus_one else 0.0) for n, minus_one in blocks])
+    return scale.to(device), offset.to(device)
 
 
 def enhanced_kd_loss(

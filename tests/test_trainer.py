@@ -16,7 +16,7 @@ from lwkd_hf.columns import TEACHER_LOGITS_COLUMN
 from lwkd_hf.losses import discriminator_loss
 from lwkd_hf.metrics import compute_metrics
 from lwkd_hf.columns import TEACHER_ROW_COLUMN
-from lwkd_hf.trainer import DISCRIMINATOR_OPTIMIZER_NAME, DISCRIMINATOR_WEIGHTS_NAME, LWKDTrainer
+from lwkd_hf.trainer import DISCRIMINATOR_OPTIMIZER_NAME, DISCRIMINATOR_WEIGHTS_NAME, LWKDTrainer, step_adam
 
 TERMS = ["ce", "kl", "adv", "discriminator_loss", "discriminator_acc_real", "discriminator_acc_fake"]
 
@@ -498,3 +498,33 @@ def test_signature_is_trainers_so_positional_arguments_keep_their_meaning():
     lwkd_parameters = inspect.signature(LWKDTrainer.__init__).parameters
     assert list(lwkd_parameters) == list(trainer_parameters)
     assert all(lwkd_parameters[name].default == p.default for name, p in trainer_parameters.items() if name != "self")
+
+
+@pytest.mark.parametrize("options,calls_of_step", [(dict(weight_decay=0.01), 2), (dict(amsgrad=True), 4)])
+def test_step_adam_matches_adam_step_exactly(options, calls_of_step):
+    torch.manual_seed(0)
+    models = [nn.Linear(5, 3), nn.Linear(5, 3)]
+    models[1].load_state_dict(models[0].state_dict())
+    optimizers = [torch.optim.Adam(m.parameters(), lr=0.01, fused=True, **options) for m in models]
+    hook = optimizers[1].register_step_post_hook(lambda *_: None)
+    adam_step, calls = optimizers[1].step, []
+    optimizers[1].step = lambda: calls.append(1) or adam_step()
+    for step in range(4):
+        grads = [torch.randn_like(p) for p in models[0].parameters()]
+        for model in models:
+            for p, g in zip(model.parameters(), grads):
+                p.grad = g.clone()
+        optimizers[0].step()
+        if step == 2:
+            hook.remove()
+        step_adam(optimizers[1])
+    # step() on the first step (no state yet) and while a hook is registered; then, for plain options, the kernel
+    assert len(calls) == calls_of_step
+    for a, b in zip(models[0].parameters(), models[1].parameters()):
+        assert torch.equal(a, b)
+    states = [o.state_dict()["state"] for o in optimizers]
+    assert states[0].keys() == states[1].keys() == {0, 1}
+    for key, state in states[0].items():
+        assert state.keys() == states[1][key].keys()
+        assert all(torch.equal(value, states[1][key][name]) for name, value in state.items())
+    assert states[1][0]["step"].item() == 4
