@@ -11,6 +11,11 @@
 (d) the teacher column's throughput in rows per second.
 
     python benchmarks/efficiency.py --output docs/results/efficiency.json
+    python benchmarks/efficiency.py --output docs/results/efficiency.json --append   # more rounds, pooled
+
+``--append`` adds this call's rounds and step processes to the file's (same machine, epochs, memory setting and
+benchmarked code, else it refuses before running anything); each call's rounds are bracketed by its own sups, and
+the ratios are pooled with 95 % t intervals over all rounds and processes.
 
 Every part keeps the memory it frees, as the example script does by default (``lwkd_hf.allocator``);
 ``--glibc-defaults`` leaves glibc's malloc settings in all of them. Nothing else should run on the machine
@@ -34,6 +39,8 @@ from pathlib import Path
 import torch
 from overhead import step_ratios_over_processes
 
+from lwkd_hf.stats import paired_difference
+
 from lwkd_hf.allocator import keep_freed_memory
 from lwkd_hf.atomic import atomic_write_json
 from lwkd_hf.soft_targets import add_teacher_logits
@@ -43,6 +50,8 @@ from lwkd_hf.text.data import load_thucnews
 
 REPO = Path(__file__).resolve().parents[1]
 SCRIPT = REPO / "examples" / "run_text_classification.py"
+#: the code that runs in the timed parts (this script only arranges them): appended rounds must have run it unchanged
+BENCHMARKED_CODE = ["lwkd_hf", "examples/run_text_classification.py", "benchmarks/overhead.py"]
 
 
 def machine() -> str:
@@ -56,6 +65,48 @@ def machine() -> str:
     if torch.cuda.is_available():
         text += f", GPU {torch.cuda.get_device_name(0)}"
     return text
+
+
+def git(*args: str) -> str:
+    return subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True, check=True).stdout.strip()
+
+
+def code_commit() -> str:
+    """HEAD, with "+changes" where the benchmarked code differs from it."""
+    dirty = subprocess.run(["git", "diff", "--quiet", "HEAD", "--", *BENCHMARKED_CODE], cwd=REPO).returncode != 0
+    return git("rev-parse", "--short", "HEAD") + ("+changes" if dirty else "")
+
+
+def check_appendable(earlier: dict, now: dict, path: Path) -> None:
+    """Refuse to pool rounds measured on another machine, with other settings or other code."""
+    for key in ("machine", "epochs", "keep_freed_memory"):
+        if earlier.get(key) != now[key]:
+            raise SystemExit(f"{path}: cannot --append: its {key} is {earlier.get(key)!r}, this call's {now[key]!r}")
+    commit = earlier["calls"][-1]["commit"] if earlier.get("calls") else None
+    if commit is None or "+" in commit or "+" in now["commit"]:
+        raise SystemExit(f"{path}: cannot --append: the code of its runs ({commit}) or of this call ({now['commit']}) "
+                         "is not a commit")
+    changed = git("diff", "--name-only", commit, "HEAD", "--", *BENCHMARKED_CODE)
+    if changed:
+        raise SystemExit(f"{path}: cannot --append: since its runs ({commit}) the benchmarked code changed: "
+                         f"{', '.join(changed.splitlines())}")
+
+
+def ratio_summary(ratios: list[float]) -> dict:
+    """Mean and 95 % t interval of ratios (NaN with one)."""
+    above_one = paired_difference(dict(enumerate(ratios)), dict.fromkeys(range(len(ratios)), 1.0))
+    return {"mean": above_one.mean + 1, "ci95": [above_one.low + 1, above_one.high + 1], "values": ratios}
+
+
+def whole_run_ratios(runs: list[dict], kind: str) -> list[float]:
+    """Each ``lwkd {kind} cache`` run over the mean of the sups either side of it, within its call."""
+    ratios = []
+    for call in sorted({run.get("call", 0) for run in runs}):
+        in_call = [run for run in runs if run.get("call", 0) == call]
+        sups = [run["wall_seconds"] for run in in_call if run["label"] == "sup"]
+        walls = [run["wall_seconds"] for run in in_call if run["label"] == f"lwkd {kind} cache"]
+        ratios += [wall / statistics.mean(sups[i : i + 2]) for i, wall in enumerate(walls)]
+    return ratios
 
 
 def main_job(data: Path, method: str, output_dir: Path, cache_dir: Path, epochs: float, keep_memory: bool) -> dict:
@@ -99,13 +150,19 @@ def teacher_stage(data: Path, device: str | None) -> dict:
             "teacher_test_accuracy": teacher.config.test_accuracy}
 
 
-def step_ratio(steps: int, batch_size: int, processes: int, keep_memory: bool) -> dict:
+def step_ratio(steps: int, batch_size: int, processes: int, keep_memory: bool, earlier: dict | None = None) -> dict:
+    """(c) in ``processes`` fresh processes, pooled with ``earlier``'s processes (an appended file's)."""
     measured = step_ratios_over_processes(["trainer", "lwkd"], steps, batch_size, processes,
                                           use_cpu=not torch.cuda.is_available(), keep_memory=keep_memory)
-    runs, ratio = measured["median_step_seconds_per_process"], measured["ratio"]["lwkd"]
-    return {"ratio": ratio["mean"], "ci95": ratio["ci95"], "ratios_per_process": ratio["per_process"],
-            "median_step_ms": {k: 1000 * statistics.mean(run[k] for run in runs) for k in runs[0]},
-            "processes": processes, "steps_timed_per_process": steps}
+    runs = measured["median_step_seconds_per_process"]
+    ratios, median_ms = measured["ratio"]["lwkd"]["per_process"], {k: 1000 * statistics.mean(run[k] for run in runs) for k in runs[0]}
+    if earlier is not None:  # the mean step times weighted by processes
+        n = earlier["processes"]
+        median_ms = {k: (n * earlier["median_step_ms"][k] + processes * ms) / (n + processes) for k, ms in median_ms.items()}
+        ratios = earlier["ratios_per_process"] + ratios
+    pooled = ratio_summary(ratios)
+    return {"ratio": pooled["mean"], "ci95": pooled["ci95"], "ratios_per_process": ratios, "median_step_ms": median_ms,
+            "processes": len(ratios), "steps_timed_per_process": steps}
 
 
 def main() -> None:
@@ -120,16 +177,28 @@ def main() -> None:
     parser.add_argument("--glibc-defaults", action="store_true",
                         help="leave glibc's malloc settings everywhere (the example: --keep_freed_memory false)")
     parser.add_argument("--output", type=Path)
+    parser.add_argument("--append", action="store_true",
+                        help="add this call's rounds and step processes to --output's and pool them (same code)")
     args = parser.parse_args()
     if args.repeats < 1:
         parser.error(f"--repeats must be at least 1, got {args.repeats}")
     if args.step_processes < 2:
         parser.error(f"--step-processes must be at least 2 for an interval, got {args.step_processes}")
+    if args.append and not (args.output and args.output.is_file()):
+        parser.error("--append needs --output naming an existing file of this script's")
     data = Path(args.data_root)
     keep_memory = not args.glibc_defaults and keep_freed_memory()  # (b) runs in this process
-    result = {"machine": machine(), "command": " ".join(["python", *sys.argv]), "epochs": args.epochs,
-              "repeats": args.repeats, "keep_freed_memory": keep_memory}
-    print(f"machine: {result['machine']}; memory freed is {'kept' if keep_memory else 'handed back'}", flush=True)
+    call = {"command": " ".join(["python", *sys.argv]), "commit": code_commit(),
+            "started": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+    result = {"machine": machine(), "command": call["command"], "epochs": args.epochs, "repeats": args.repeats,
+              "keep_freed_memory": keep_memory, "calls": [call]}
+    earlier = None
+    if args.append:
+        earlier = json.loads(args.output.read_text())
+        check_appendable(earlier, result | {"commit": call["commit"]}, args.output)
+        result = earlier | {"calls": earlier["calls"] + [call], "repeats": earlier["repeats"] + args.repeats}
+    print(f"machine: {result['machine']}; memory freed is {'kept' if keep_memory else 'handed back'}; code at "
+          f"{call['commit']}", flush=True)
 
     def record() -> None:  # after every part, so a run cut short keeps what it measured
         if args.output:
@@ -139,39 +208,40 @@ def main() -> None:
         plan = [("sup", "sup", 0)]
         for i in range(args.repeats):
             plan += [("lwkd", "lwkd cold cache", i), ("lwkd", "lwkd warm cache", i), ("sup", "sup", i + 1)]
-        runs = result["runs"] = []
+        runs = result["runs"] = result.get("runs", [])
+        call_index = len(result["calls"]) - 1
         with tempfile.TemporaryDirectory() as tmp:
             tmp = Path(tmp)
             for i, (method, label, round_) in enumerate(plan):
                 run = main_job(data, method, tmp / f"run{i}", tmp / f"cache{round_}", args.epochs,
-                               keep_memory) | {"label": label}
+                               keep_memory) | {"label": label, "call": call_index}
                 runs.append(run)
                 print(f"  {label:16s} {run['wall_seconds']:7.1f} s whole run, {run['train_runtime']:7.1f} s training, "
                       f"test accuracy {100 * run['test_accuracy']:.2f} %, {run['minor_page_faults'] / 1e6:.2f} M page "
                       "faults", flush=True)
                 record()
-        sups = [r["wall_seconds"] for r in runs if r["label"] == "sup"]
         for kind in ("cold", "warm"):
-            walls = [r["wall_seconds"] for r in runs if r["label"] == f"lwkd {kind} cache"]
-            ratios = [wall / statistics.mean(sups[i : i + 2]) for i, wall in enumerate(walls)]
-            result[f"ratios_{kind}"] = ratios
-            result[f"ratio_{kind}"] = statistics.mean(ratios)
-        print(f"(a) whole run LW-KD / sup (mean over {args.repeats} rounds, each against the sups either side): cold "
-              f"cache {result['ratio_cold']:.3f} ({min(result['ratios_cold']):.3f}-{max(result['ratios_cold']):.3f}), "
-              f"warm cache {result['ratio_warm']:.3f} ({min(result['ratios_warm']):.3f}-{max(result['ratios_warm']):.3f})")
+            pooled = ratio_summary(whole_run_ratios(runs, kind))
+            result[f"ratios_{kind}"], result[f"ratio_{kind}"] = pooled["values"], pooled["mean"]
+            result[f"ratio_{kind}_ci95"] = pooled["ci95"]
+        print(f"(a) whole run LW-KD / sup (mean over {len(result['ratios_cold'])} rounds, each against the sups either "
+              "side, 95 % CI): " + ", ".join(
+                  f"{what} {result[f'ratio_{kind}']:.3f} [{result[f'ratio_{kind}_ci95'][0]:.3f}, "
+                  f"{result[f'ratio_{kind}_ci95'][1]:.3f}] ({min(result[f'ratios_{kind}']):.3f}-"
+                  f"{max(result[f'ratios_{kind}']):.3f})" for kind, what in (("cold", "cold cache"), ("warm", "warm cache"))))
         record()
 
     stage = teacher_stage(data, args.device)
-    result["teacher_stage"] = stage
+    result["teacher_stage"] = call["teacher_stage"] = stage  # the latest call's; each call keeps its own
     print(f"(b) teacher stage on {stage['device']}: synthesis {stage['synthesis_seconds']:.1f} s, training "
           f"{stage['training_seconds']:.1f} s (train_teacher in all {stage['train_teacher_seconds']:.1f} s), column "
           f"{stage['column_seconds']:.1f} s")
     print(f"(d) teacher column: {stage['column_rows_per_second']:,.0f} rows/s ({stage['column_rows']:,} rows)")
     record()
-    steps = step_ratio(args.steps, 128, args.step_processes, keep_memory)
+    steps = step_ratio(args.steps, 128, args.step_processes, keep_memory, earlier=(earlier or {}).get("step"))
     result["step"] = steps
     print(f"(c) training step LWKDTrainer(beta=0.1) / Trainer: {steps['ratio']:.4f} [{steps['ci95'][0]:.4f}, "
-          f"{steps['ci95'][1]:.4f}] (mean of {args.step_processes} processes' median ratios, 95 % CI; each "
+          f"{steps['ci95'][1]:.4f}] (mean of {steps['processes']} processes' median ratios, 95 % CI; each "
           f"{', '.join(f'{r:.3f}' for r in steps['ratios_per_process'])}; "
           f"{steps['median_step_ms']['lwkd']:.1f} / {steps['median_step_ms']['trainer']:.1f} ms)")
     record()
