@@ -15,7 +15,8 @@
 
 ``--append`` adds this call's rounds and step processes to the file's (same machine, epochs, memory setting and
 benchmarked code, else it refuses before running anything); each call's rounds are bracketed by its own sups, and
-the ratios are pooled with 95 % t intervals over all rounds and processes.
+the ratios are pooled with 95 % t intervals over all rounds and processes. ``--plot F.png`` draws every whole run in
+order and the pooled ratios against issue 9's targets; ``--plot-only`` draws it from ``--output`` without measuring.
 
 Every part keeps the memory it frees, as the example script does by default (``lwkd_hf.allocator``);
 ``--glibc-defaults`` leaves glibc's malloc settings in all of them. Nothing else should run on the machine
@@ -42,7 +43,7 @@ from overhead import step_ratios_over_processes
 from lwkd_hf.stats import paired_difference
 
 from lwkd_hf.allocator import keep_freed_memory
-from lwkd_hf.atomic import atomic_write_json
+from lwkd_hf.atomic import atomic_path, atomic_write_json
 from lwkd_hf.soft_targets import add_teacher_logits
 from lwkd_hf.synthesis import load_mnist, synmnist_arrays
 from lwkd_hf.teacher_training import default_per_class, train_teacher
@@ -50,6 +51,8 @@ from lwkd_hf.text.data import load_thucnews
 
 REPO = Path(__file__).resolve().parents[1]
 SCRIPT = REPO / "examples" / "run_text_classification.py"
+#: issue 9's targets on 2 CPU cores: whole run with an empty and with a warm teacher cache, training step
+TARGETS = {"cold": 1.20, "warm": 1.05, "step": 1.01}
 #: the code that runs in the timed parts (this script only arranges them): appended rounds must have run it unchanged
 BENCHMARKED_CODE = ["lwkd_hf", "examples/run_text_classification.py", "benchmarks/overhead.py"]
 
@@ -107,6 +110,65 @@ def whole_run_ratios(runs: list[dict], kind: str) -> list[float]:
         walls = [run["wall_seconds"] for run in in_call if run["label"] == f"lwkd {kind} cache"]
         ratios += [wall / statistics.mean(sups[i : i + 2]) for i, wall in enumerate(walls)]
     return ratios
+
+
+def pool_whole_runs(result: dict) -> None:
+    """Set ``result``'s pooled whole-run ratios (``ratio_*``, ``ratio_*_ci95``, ``ratios_*``) and ``repeats`` (rounds
+    begun) from every run it holds, so that a file written after each run, or a call cut short, stays consistent."""
+    runs = result.get("runs", [])
+    result["repeats"] = sum(run["label"] == "lwkd cold cache" for run in runs)
+    for kind in ("cold", "warm"):
+        ratios = whole_run_ratios(runs, kind)
+        if ratios:
+            pooled = ratio_summary(ratios)
+            result[f"ratios_{kind}"], result[f"ratio_{kind}"] = pooled["values"], pooled["mean"]
+            result[f"ratio_{kind}_ci95"] = pooled["ci95"]
+
+
+def plot(result: dict, path: Path) -> None:
+    """Left: every whole run's wall time in the order it ran, calls apart; right: the pooled ratios, each round's or
+    process's as dots, the mean with its 95 % interval, and the target."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (runs_ax, ratio_ax) = plt.subplots(1, 2, figsize=(11, 4), gridspec_kw={"width_ratios": [3, 2]})
+    runs = result.get("runs", [])
+    styles = {"sup": ("tab:gray", "o"), "lwkd cold cache": ("tab:blue", "s"), "lwkd warm cache": ("tab:orange", "^")}
+    for label, (color, marker) in styles.items():
+        at = [(i, run["wall_seconds"]) for i, run in enumerate(runs) if run["label"] == label]
+        if at:
+            runs_ax.plot(*zip(*at), marker, color=color, label=label)
+    for i in range(1, len(runs)):
+        if runs[i].get("call", 0) != runs[i - 1].get("call", 0):
+            runs_ax.axvline(i - 0.5, color="k", linewidth=0.8, linestyle=":")
+    runs_ax.set_xlabel("run, in the order run (dotted: a later call)")
+    runs_ax.set_ylabel("whole run (s)")
+    runs_ax.legend(fontsize=8)
+    runs_ax.grid(alpha=0.3)
+    parts = [(kind, result.get(f"ratios_{kind}"), result.get(f"ratio_{kind}"), result.get(f"ratio_{kind}_ci95"))
+             for kind in ("cold", "warm")]
+    if "step" in result:
+        step = result["step"]
+        parts.append(("step", step["ratios_per_process"], step["ratio"], step["ci95"]))
+    for x, (kind, values, mean, ci) in enumerate(parts):
+        if not values:
+            continue
+        ratio_ax.plot([x] * len(values), values, ".", color="tab:gray", alpha=0.6)
+        if ci and all(isinstance(v, float) and v == v for v in ci):  # NaN with one value
+            ratio_ax.errorbar(x, mean, yerr=[[mean - ci[0]], [ci[1] - mean]], fmt="o", color="k", capsize=4)
+        else:
+            ratio_ax.plot(x, mean, "o", color="k")
+        ratio_ax.hlines(TARGETS[kind], x - 0.3, x + 0.3, color="tab:red", label="target" if x == 0 else None)
+    ratio_ax.set_xticks(range(len(parts)), [f"{kind}\n({len(values or [])})" for kind, values, _, _ in parts])
+    ratio_ax.set_ylabel("LW-KD / sup (whole runs), LWKDTrainer / Trainer (step)")
+    ratio_ax.legend(fontsize=8)
+    ratio_ax.grid(alpha=0.3)
+    fig.suptitle(result["machine"], fontsize=9)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110, format="png")
 
 
 def main_job(data: Path, method: str, output_dir: Path, cache_dir: Path, epochs: float, keep_memory: bool) -> dict:
@@ -177,6 +239,8 @@ def main() -> None:
     parser.add_argument("--glibc-defaults", action="store_true",
                         help="leave glibc's malloc settings everywhere (the example: --keep_freed_memory false)")
     parser.add_argument("--output", type=Path)
+    parser.add_argument("--plot", type=Path, help="write the runs and ratios as a PNG here (after measuring)")
+    parser.add_argument("--plot-only", action="store_true", help="only draw --plot from --output's figures")
     parser.add_argument("--append", action="store_true",
                         help="add this call's rounds and step processes to --output's and pool them (same code)")
     args = parser.parse_args()
@@ -184,8 +248,15 @@ def main() -> None:
         parser.error(f"--repeats must be at least 1, got {args.repeats}")
     if args.step_processes < 2:
         parser.error(f"--step-processes must be at least 2 for an interval, got {args.step_processes}")
-    if args.append and not (args.output and args.output.is_file()):
-        parser.error("--append needs --output naming an existing file of this script's")
+    if (args.append or args.plot_only) and not (args.output and args.output.is_file()):
+        parser.error("--append and --plot-only need --output naming an existing file of this script's")
+    if args.plot_only:
+        if not args.plot:
+            parser.error("--plot-only needs --plot")
+        result = json.loads(args.output.read_text())
+        pool_whole_runs(result)
+        plot(result, args.plot)
+        return
     data = Path(args.data_root)
     keep_memory = not args.glibc_defaults and keep_freed_memory()  # (b) runs in this process
     call = {"command": " ".join(["python", *sys.argv]), "commit": code_commit(),
@@ -196,11 +267,12 @@ def main() -> None:
     if args.append:
         earlier = json.loads(args.output.read_text())
         check_appendable(earlier, result | {"commit": call["commit"]}, args.output)
-        result = earlier | {"calls": earlier["calls"] + [call], "repeats": earlier["repeats"] + args.repeats}
+        result = earlier | {"calls": earlier["calls"] + [call]}
     print(f"machine: {result['machine']}; memory freed is {'kept' if keep_memory else 'handed back'}; code at "
           f"{call['commit']}", flush=True)
 
     def record() -> None:  # after every part, so a run cut short keeps what it measured
+        pool_whole_runs(result)
         if args.output:
             atomic_write_json(args.output, result)
 
@@ -220,16 +292,12 @@ def main() -> None:
                       f"test accuracy {100 * run['test_accuracy']:.2f} %, {run['minor_page_faults'] / 1e6:.2f} M page "
                       "faults", flush=True)
                 record()
-        for kind in ("cold", "warm"):
-            pooled = ratio_summary(whole_run_ratios(runs, kind))
-            result[f"ratios_{kind}"], result[f"ratio_{kind}"] = pooled["values"], pooled["mean"]
-            result[f"ratio_{kind}_ci95"] = pooled["ci95"]
+        record()
         print(f"(a) whole run LW-KD / sup (mean over {len(result['ratios_cold'])} rounds, each against the sups either "
               "side, 95 % CI): " + ", ".join(
                   f"{what} {result[f'ratio_{kind}']:.3f} [{result[f'ratio_{kind}_ci95'][0]:.3f}, "
                   f"{result[f'ratio_{kind}_ci95'][1]:.3f}] ({min(result[f'ratios_{kind}']):.3f}-"
                   f"{max(result[f'ratios_{kind}']):.3f})" for kind, what in (("cold", "cold cache"), ("warm", "warm cache"))))
-        record()
 
     stage = teacher_stage(data, args.device)
     result["teacher_stage"] = call["teacher_stage"] = stage  # the latest call's; each call keeps its own
@@ -245,6 +313,8 @@ def main() -> None:
           f"{', '.join(f'{r:.3f}' for r in steps['ratios_per_process'])}; "
           f"{steps['median_step_ms']['lwkd']:.1f} / {steps['median_step_ms']['trainer']:.1f} ms)")
     record()
+    if args.plot:
+        plot(result, args.plot)
 
 
 if __name__ == "__main__":

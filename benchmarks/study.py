@@ -36,6 +36,7 @@ import argparse
 import contextlib
 import csv
 import json
+import math
 import os
 import shutil
 import statistics
@@ -661,9 +662,10 @@ def cost_section(paths: list[Path]) -> list[str]:
              "above)"]
     for e in found:
         lines += cost_table(e)
-    return lines + ["", "Each figure is one run's; a round's whole-run ratio moves by several per cent with the machine "
-                    "(the ranges above), so these runs cannot settle a target closer than that. The README's cost "
-                    "section pools runs of the same work and reads them against issue 9's targets.", ""]
+    return lines + ["", "A file may pool several calls on the same code (`efficiency.py --append`); the intervals are "
+                    "95 % t intervals over its rounds (whole runs) and processes (steps). A round's whole-run ratio "
+                    "moves by several per cent with the machine (the ranges above). The README's cost section reads "
+                    "these figures against issue 9's targets.", ""]
 
 
 def cost_table(e: dict) -> list[str]:
@@ -674,7 +676,9 @@ def cost_table(e: dict) -> list[str]:
         sup = statistics.mean(r["wall_seconds"] for r in e["runs"] if r["method"] == "sup")
         for kind, what in (("cold", "empty teacher cache"), ("warm", "teacher from the cache")):
             ratios = e.get(f"ratios_{kind}", [e[f"ratio_{kind}"]])  # files from before --repeats hold one ratio
-            lines.append(f"| whole run, LW-KD / sup, {what} | {e[f'ratio_{kind}']:.2f} ({min(ratios):.2f}-"
+            low, high = e.get(f"ratio_{kind}_ci95", [math.nan, math.nan])  # files from before --append hold none
+            interval = "" if math.isnan(low) else f" [{low:.3f}, {high:.3f}]"
+            lines.append(f"| whole run, LW-KD / sup, {what} | {e[f'ratio_{kind}']:.3f}{interval} ({min(ratios):.2f}-"
                          f"{max(ratios):.2f} over {len(ratios)} rounds; sup {sup:.1f} s) |")
     if "teacher_stage" in e:
         t = e["teacher_stage"]

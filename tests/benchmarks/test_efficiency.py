@@ -67,3 +67,29 @@ def test_append_refuses_another_machine_other_settings_and_uncommitted_code(effi
         efficiency.check_appendable(earlier, now | {"commit": head + "+changes"}, Path("e.json"))
     with pytest.raises(SystemExit, match=r"the code of its runs \(None\)"):
         efficiency.check_appendable(earlier | {"calls": []}, now, Path("e.json"))
+
+
+def test_pooled_figures_follow_the_runs_recorded_so_far(efficiency):
+    """A call cut short (here: the second, after its cold run) leaves a file whose pooled ratios and rounds count
+    every run it holds, the cut round's cold run divided by the one sup before it."""
+    result = {"repeats": 5, "runs": [run("sup", 100.0), run("lwkd cold cache", 120.0), run("lwkd warm cache", 105.0),
+                                     run("sup", 110.0), run("sup", 200.0, call=1), run("lwkd cold cache", 230.0, call=1)]}
+    efficiency.pool_whole_runs(result)
+    assert result["repeats"] == 2
+    assert result["ratios_cold"] == [120 / 105, 230 / 200]
+    assert result["ratio_cold"] == pytest.approx((120 / 105 + 1.15) / 2)
+    half = stats.t.ppf(0.975, 1) * stats.tstd([120 / 105, 1.15]) / math.sqrt(2)
+    assert result["ratio_cold_ci95"] == pytest.approx([result["ratio_cold"] - half, result["ratio_cold"] + half])
+    assert result["ratios_warm"] == [105 / 105] and math.isnan(result["ratio_warm_ci95"][0])
+
+
+def test_plot_draws_the_runs_and_the_ratios_as_a_png(efficiency, tmp_path):
+    result = {"machine": "M", "runs": [run("sup", 100.0), run("lwkd cold cache", 120.0), run("lwkd warm cache", 105.0),
+                                       run("sup", 110.0), run("sup", 100.0, call=1), run("lwkd cold cache", 125.0, call=1)],
+              "step": {"ratios_per_process": [1.01, 0.99], "ratio": 1.0, "ci95": [0.87, 1.13]}}
+    efficiency.pool_whole_runs(result)
+    efficiency.plot(result, tmp_path / "e.png")
+    png = (tmp_path / "e.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")) == (1210, 440)  # 11 x 4 in at 110 dpi
+    assert list(tmp_path.iterdir()) == [tmp_path / "e.png"]  # written through a temporary file, nothing left beside

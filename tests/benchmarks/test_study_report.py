@@ -41,8 +41,8 @@ def test_a_table_per_file_with_every_part(study, tmp_path):
     assert lines[1].startswith("## What LW-KD costs (the README's main job, 5 epochs")
     assert lines.count("| figure | measured |") == 1
     assert "`python efficiency.py` on M, freed memory kept (lwkd_hf.allocator) (`docs/results/a.json`):" in lines
-    assert "| whole run, LW-KD / sup, empty teacher cache | 1.24 (1.24-1.24 over 1 rounds; sup 105.0 s) |" in lines
-    assert "| whole run, LW-KD / sup, teacher from the cache | 0.99 (0.99-0.99 over 1 rounds; sup 105.0 s) |" in lines
+    assert "| whole run, LW-KD / sup, empty teacher cache | 1.238 (1.24-1.24 over 1 rounds; sup 105.0 s) |" in lines
+    assert "| whole run, LW-KD / sup, teacher from the cache | 0.990 (0.99-0.99 over 1 rounds; sup 105.0 s) |" in lines
     assert "| teacher stage on cuda:0: synthesis / LeNet5 training / column | 0.0 s / 9.4 s / 0.1 s |" in lines
     assert "| teacher's test accuracy on SynMNIST-10 | 99.33 % |" in lines
     assert "| teacher column throughput | 296,951 rows/s |" in lines
@@ -58,5 +58,14 @@ def test_a_run_cut_short_shows_what_it_finished_and_says_what_it_did_not(study, 
     assert lines.count("| figure | measured |") == 2
     assert "| not measured in this run (cut short or skipped) | whole runs |" in lines
     assert "| not measured in this run (cut short or skipped) | step ratio |" in lines
-    assert "| whole run, LW-KD / sup, empty teacher cache | 1.30 (1.30-1.30 over 1 rounds; sup 105.0 s) |" in lines
+    assert "| whole run, LW-KD / sup, empty teacher cache | 1.300 (1.30-1.30 over 1 rounds; sup 105.0 s) |" in lines
     assert study.cost_section([tmp_path / "absent.json"]) == []
+
+
+def test_pooled_rounds_show_their_interval(study, tmp_path):
+    pooled = efficiency_file(tmp_path / "a.json", runs=RUNS, ratio_cold=1.2, ratios_cold=[1.1, 1.3],
+                             ratio_cold_ci95=[0.93, 1.47], ratio_warm=1.0, ratios_warm=[1.0], ratio_warm_ci95=[None, None])
+    pooled.write_text(pooled.read_text().replace("null", "NaN"))  # as json.dumps writes a one-round interval
+    lines = study.cost_section([pooled])
+    assert "| whole run, LW-KD / sup, empty teacher cache | 1.200 [0.930, 1.470] (1.10-1.30 over 2 rounds; sup 105.0 s) |" in lines
+    assert "| whole run, LW-KD / sup, teacher from the cache | 1.000 (1.00-1.00 over 1 rounds; sup 105.0 s) |" in lines
