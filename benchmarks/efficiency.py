@@ -8,7 +8,10 @@
 (b) the teacher stage alone, in parts: SynMNIST synthesis, LeNet5 training, the teacher column;
 (c) the training-step ratio LWKDTrainer (beta 0.1) / Trainer (``benchmarks/overhead.py``'s measurement, averaged over
     ``--step-processes`` fresh processes);
-(d) the teacher column's throughput in rows per second.
+(d) the teacher column's throughput in rows per second;
+(e) the whole-run ratios that (a)'s seconds outside the training loop and (c) imply (``ratios_from_parts``), which the
+    machine's drift hardly touches: the seconds outside the loop vary little from run to run, and (c) has the
+    trainers take turns step by step.
 
     python benchmarks/efficiency.py --output docs/results/efficiency.json
     python benchmarks/efficiency.py --output docs/results/efficiency.json --append   # more rounds, pooled
@@ -16,7 +19,8 @@
 ``--append`` adds this call's rounds and step processes to the file's (same machine, epochs, memory setting and
 benchmarked code, else it refuses before running anything); each call's rounds are bracketed by its own sups, and
 the ratios are pooled with 95 % t intervals over all rounds and processes. ``--plot F.png`` draws every whole run in
-order and the pooled ratios against issue 9's targets; ``--plot-only`` draws it from ``--output`` without measuring.
+order and the pooled ratios against issue 9's targets; ``--report-only`` pools ``--output``'s runs again, rewrites
+it, prints the figures and draws ``--plot``, measuring nothing.
 
 Every part keeps the memory it frees, as the example script does by default (``lwkd_hf.allocator``);
 ``--glibc-defaults`` leaves glibc's malloc settings in all of them. Nothing else should run on the machine
@@ -27,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import resource
@@ -95,39 +100,94 @@ def check_appendable(earlier: dict, now: dict, path: Path) -> None:
                          f"{', '.join(changed.splitlines())}")
 
 
-def ratio_summary(ratios: list[float]) -> dict:
-    """Mean and 95 % t interval of ratios (NaN with one)."""
-    above_one = paired_difference(dict(enumerate(ratios)), dict.fromkeys(range(len(ratios)), 1.0))
-    return {"mean": above_one.mean + 1, "ci95": [above_one.low + 1, above_one.high + 1], "values": ratios}
+def mean_interval(values: list[float]) -> dict:
+    """Mean and 95 % t interval (NaN with one value)."""
+    t = paired_difference(dict(enumerate(values)), dict.fromkeys(range(len(values)), 0.0))
+    return {"mean": t.mean, "ci95": [t.low, t.high], "values": values}
 
 
-def whole_run_ratios(runs: list[dict], kind: str) -> list[float]:
-    """Each ``lwkd {kind} cache`` run over the mean of the sups either side of it, within its call."""
-    ratios = []
+def bracketed_runs(runs: list[dict], kind: str) -> list[tuple[dict, list[dict]]]:
+    """Each ``lwkd {kind} cache`` run with the sups either side of it within its call (the one before it where its
+    round was cut short)."""
+    pairs = []
     for call in sorted({run.get("call", 0) for run in runs}):
         in_call = [run for run in runs if run.get("call", 0) == call]
-        sups = [run["wall_seconds"] for run in in_call if run["label"] == "sup"]
-        walls = [run["wall_seconds"] for run in in_call if run["label"] == f"lwkd {kind} cache"]
-        ratios += [wall / statistics.mean(sups[i : i + 2]) for i, wall in enumerate(walls)]
-    return ratios
+        sups = [run for run in in_call if run["label"] == "sup"]
+        lwkd = [run for run in in_call if run["label"] == f"lwkd {kind} cache"]
+        pairs += [(run, sups[i : i + 2]) for i, run in enumerate(lwkd)]
+    return pairs
+
+
+def whole_run_ratios(runs: list[dict], kind: str, seconds: str = "wall_seconds") -> list[float]:
+    """Each ``lwkd {kind} cache`` run over the mean of the sups either side of it, within its call (``seconds``:
+    whole runs, or ``train_runtime`` for Trainer's training loops)."""
+    return [run[seconds] / statistics.mean(sup[seconds] for sup in sups) for run, sups in bracketed_runs(runs, kind)]
+
+
+def outside_training(run: dict) -> float:
+    """A whole run's seconds outside Trainer's training loop: start-up, data, the teacher stage, the final evaluation,
+    prediction and saving."""
+    return run["wall_seconds"] - run["train_runtime"]
+
+
+def outside_training_extras(runs: list[dict], kind: str) -> list[float]:
+    """Each ``lwkd {kind} cache`` run's seconds outside the training loop minus those of the sups either side."""
+    return [outside_training(run) - statistics.mean(outside_training(sup) for sup in sups)
+            for run, sups in bracketed_runs(runs, kind)]
+
+
+def ratios_from_parts(runs: list[dict], step: dict) -> dict:
+    """The whole-run ratios that the parts imply, far less exposed to the machine's drift than whole runs are:
+    ``1 + extra / sup + loop * (step - 1)``, with ``extra`` LW-KD's seconds outside the training loop over its sups'
+    (mean over rounds), ``sup`` the sups' mean whole run, ``loop`` the share of it in the training loop and ``step``
+    the step ratio. It assumes LW-KD's training loop costs more than sup's only by its steps' extra: it leaves out
+    the loop's data loading (the teacher rows' collation), logging (the discriminator's metrics) and the
+    discriminator's checkpoints, which only add to LW-KD's loop, and prices the loop's evaluations, the same for
+    both, at the step ratio. ``bounds``: the ratio at the low ends, and at the high ends, of the extra's and the
+    step's 95 % intervals. ``training_loop_ratio`` checks the assumption: LW-KD's loops over its sups' as measured
+    (as exposed to the drift as whole runs are)."""
+    sups = [run for run in runs if run["label"] == "sup"]
+    sup_wall = statistics.mean(run["wall_seconds"] for run in sups)
+    loop = statistics.mean(run["train_runtime"] for run in sups) / sup_wall
+    implied = {}
+    for kind in ("cold", "warm"):
+        extras = outside_training_extras(runs, kind)
+        if not extras:
+            continue
+        pooled_extra = mean_interval(extras)
+        extra, (low, high) = pooled_extra["mean"], pooled_extra["ci95"]
+        loops = mean_interval(whole_run_ratios(runs, kind, seconds="train_runtime"))
+        implied[kind] = {
+            "ratio": 1 + extra / sup_wall + loop * (step["ratio"] - 1),
+            "bounds": [1 + low / sup_wall + loop * (step["ci95"][0] - 1),
+                       1 + high / sup_wall + loop * (step["ci95"][1] - 1)],
+            "outside_training_extra_seconds": extra, "outside_training_extra_ci95": [low, high],
+            "outside_training_extras": extras, "sup_wall_seconds": sup_wall, "sup_training_loop_share": loop,
+            "training_loop_ratio": loops["mean"], "training_loop_ratio_ci95": loops["ci95"],
+            "training_loop_ratios": loops["values"],
+        }
+    return implied
 
 
 def pool_whole_runs(result: dict) -> None:
-    """Set ``result``'s pooled whole-run ratios (``ratio_*``, ``ratio_*_ci95``, ``ratios_*``) and ``repeats`` (rounds
-    begun) from every run it holds, so that a file written after each run, or a call cut short, stays consistent."""
+    """Set ``result``'s pooled whole-run ratios (``ratio_*``, ``ratio_*_ci95``, ``ratios_*``), ``repeats`` (rounds
+    begun) and, with a step ratio, the ratios its parts imply (``from_parts``) from every run it holds, so that a file
+    written after each run, or a call cut short, stays consistent."""
     runs = result.get("runs", [])
     result["repeats"] = sum(run["label"] == "lwkd cold cache" for run in runs)
     for kind in ("cold", "warm"):
         ratios = whole_run_ratios(runs, kind)
         if ratios:
-            pooled = ratio_summary(ratios)
+            pooled = mean_interval(ratios)
             result[f"ratios_{kind}"], result[f"ratio_{kind}"] = pooled["values"], pooled["mean"]
             result[f"ratio_{kind}_ci95"] = pooled["ci95"]
+    if runs and "step" in result:
+        result["from_parts"] = ratios_from_parts(runs, result["step"])
 
 
 def plot(result: dict, path: Path) -> None:
     """Left: every whole run's wall time in the order it ran, calls apart; right: the pooled ratios, each round's or
-    process's as dots, the mean with its 95 % interval, and the target."""
+    process's as dots, the mean with its 95 % interval, the ratio the parts imply with its bounds, and the target."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -156,13 +216,18 @@ def plot(result: dict, path: Path) -> None:
         if not values:
             continue
         ratio_ax.plot([x] * len(values), values, ".", color="tab:gray", alpha=0.6)
-        if ci and all(isinstance(v, float) and v == v for v in ci):  # NaN with one value
-            ratio_ax.errorbar(x, mean, yerr=[[mean - ci[0]], [ci[1] - mean]], fmt="o", color="k", capsize=4)
-        else:
-            ratio_ax.plot(x, mean, "o", color="k")
+        bars = None if math.isnan(ci[0]) else [[mean - ci[0]], [ci[1] - mean]]  # NaN with one value
+        ratio_ax.errorbar(x, mean, yerr=bars, fmt="o", color="k", capsize=4)
         ratio_ax.hlines(TARGETS[kind], x - 0.3, x + 0.3, color="tab:red", label="target" if x == 0 else None)
+        implied = result.get("from_parts", {}).get(kind)
+        if implied:
+            low, high = implied["bounds"]
+            bars = None if math.isnan(low) else [[implied["ratio"] - low], [high - implied["ratio"]]]  # one round
+            first = "implied by the parts" not in ratio_ax.get_legend_handles_labels()[1]
+            ratio_ax.errorbar(x + 0.2, implied["ratio"], yerr=bars, fmt="D", mfc="none", color="tab:green", capsize=3,
+                              label="implied by the parts" if first else None)
     ratio_ax.set_xticks(range(len(parts)), [f"{kind}\n({len(values or [])})" for kind, values, _, _ in parts])
-    ratio_ax.set_ylabel("LW-KD / sup (whole runs), LWKDTrainer / Trainer (step)")
+    ratio_ax.set_ylabel("LW-KD over sup (runs), over Trainer (step)")
     ratio_ax.legend(fontsize=8)
     ratio_ax.grid(alpha=0.3)
     fig.suptitle(result["machine"], fontsize=9)
@@ -222,9 +287,30 @@ def step_ratio(steps: int, batch_size: int, processes: int, keep_memory: bool, e
         n = earlier["processes"]
         median_ms = {k: (n * earlier["median_step_ms"][k] + processes * ms) / (n + processes) for k, ms in median_ms.items()}
         ratios = earlier["ratios_per_process"] + ratios
-    pooled = ratio_summary(ratios)
+    pooled = mean_interval(ratios)
     return {"ratio": pooled["mean"], "ci95": pooled["ci95"], "ratios_per_process": ratios, "median_step_ms": median_ms,
             "processes": len(ratios), "steps_timed_per_process": steps}
+
+
+def interval(low: float, high: float, digits: int = 3) -> str:
+    """`` [low, high]`` with ``digits`` decimals, or nothing where it is NaN (one round)."""
+    return "" if math.isnan(low) else f" [{low:.{digits}f}, {high:.{digits}f}]"
+
+
+def print_pooled(result: dict) -> None:
+    """(a) and (e): the pooled whole-run ratios and those the parts imply."""
+    for kind in ("cold", "warm"):
+        if f"ratios_{kind}" in result:
+            ratios = result[f"ratios_{kind}"]
+            print(f"(a) whole run LW-KD / sup, {kind} cache: {result[f'ratio_{kind}']:.3f}"
+                  f"{interval(*result[f'ratio_{kind}_ci95'])} (mean over {len(ratios)} rounds, each against the sups "
+                  f"either side, 95 % CI; {min(ratios):.3f}-{max(ratios):.3f})")
+    for kind, parts in result.get("from_parts", {}).items():
+        print(f"(e) whole run LW-KD / sup, {kind} cache, from its parts: {parts['ratio']:.3f}"
+              f"{interval(*parts['bounds'])} ({parts['outside_training_extra_seconds']:.1f} s more outside the "
+              f"training loop, mean of {len(parts['outside_training_extras'])} rounds; the loop is "
+              f"{100 * parts['sup_training_loop_share']:.0f} % of a {parts['sup_wall_seconds']:.0f} s sup run); the "
+              f"training loops measured: {parts['training_loop_ratio']:.3f}{interval(*parts['training_loop_ratio_ci95'])}")
 
 
 def main() -> None:
@@ -240,7 +326,9 @@ def main() -> None:
                         help="leave glibc's malloc settings everywhere (the example: --keep_freed_memory false)")
     parser.add_argument("--output", type=Path)
     parser.add_argument("--plot", type=Path, help="write the runs and ratios as a PNG here (after measuring)")
-    parser.add_argument("--plot-only", action="store_true", help="only draw --plot from --output's figures")
+    parser.add_argument("--report-only", action="store_true",
+                        help="measure nothing: pool --output's runs again, rewrite it, print the figures, draw --plot "
+                        "(not while a call is still writing that file)")
     parser.add_argument("--append", action="store_true",
                         help="add this call's rounds and step processes to --output's and pool them (same code)")
     args = parser.parse_args()
@@ -248,14 +336,17 @@ def main() -> None:
         parser.error(f"--repeats must be at least 1, got {args.repeats}")
     if args.step_processes < 2:
         parser.error(f"--step-processes must be at least 2 for an interval, got {args.step_processes}")
-    if (args.append or args.plot_only) and not (args.output and args.output.is_file()):
-        parser.error("--append and --plot-only need --output naming an existing file of this script's")
-    if args.plot_only:
-        if not args.plot:
-            parser.error("--plot-only needs --plot")
+    if args.append and args.report_only:
+        parser.error("--report-only measures nothing to --append")
+    if (args.append or args.report_only) and not (args.output and args.output.is_file()):
+        parser.error("--append and --report-only need --output naming an existing file of this script's")
+    if args.report_only:
         result = json.loads(args.output.read_text())
         pool_whole_runs(result)
-        plot(result, args.plot)
+        atomic_write_json(args.output, result)
+        print_pooled(result)
+        if args.plot:
+            plot(result, args.plot)
         return
     data = Path(args.data_root)
     keep_memory = not args.glibc_defaults and keep_freed_memory()  # (b) runs in this process
@@ -292,12 +383,7 @@ def main() -> None:
                       f"test accuracy {100 * run['test_accuracy']:.2f} %, {run['minor_page_faults'] / 1e6:.2f} M page "
                       "faults", flush=True)
                 record()
-        record()
-        print(f"(a) whole run LW-KD / sup (mean over {len(result['ratios_cold'])} rounds, each against the sups either "
-              "side, 95 % CI): " + ", ".join(
-                  f"{what} {result[f'ratio_{kind}']:.3f} [{result[f'ratio_{kind}_ci95'][0]:.3f}, "
-                  f"{result[f'ratio_{kind}_ci95'][1]:.3f}] ({min(result[f'ratios_{kind}']):.3f}-"
-                  f"{max(result[f'ratios_{kind}']):.3f})" for kind, what in (("cold", "cold cache"), ("warm", "warm cache"))))
+        print_pooled(result)
 
     stage = teacher_stage(data, args.device)
     result["teacher_stage"] = call["teacher_stage"] = stage  # the latest call's; each call keeps its own
@@ -313,6 +399,7 @@ def main() -> None:
           f"{', '.join(f'{r:.3f}' for r in steps['ratios_per_process'])}; "
           f"{steps['median_step_ms']['lwkd']:.1f} / {steps['median_step_ms']['trainer']:.1f} ms)")
     record()
+    print_pooled(result)
     if args.plot:
         plot(result, args.plot)
 

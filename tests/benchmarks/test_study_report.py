@@ -69,3 +69,23 @@ def test_pooled_rounds_show_their_interval(study, tmp_path):
     lines = study.cost_section([pooled])
     assert "| whole run, LW-KD / sup, empty teacher cache | 1.200 [0.930, 1.470] (1.10-1.30 over 2 rounds; sup 105.0 s) |" in lines
     assert "| whole run, LW-KD / sup, teacher from the cache | 1.000 (1.00-1.00 over 1 rounds; sup 105.0 s) |" in lines
+
+
+def test_the_ratio_implied_by_the_parts_follows_its_whole_run_row(study, tmp_path):
+    parts = {"ratio": 1.1634, "bounds": [1.1402, 1.1871], "outside_training_extra_seconds": 41.96,
+             "training_loop_ratio": 1.0213}
+    one_round = parts | {"bounds": [None, None], "outside_training_extra_seconds": 2.5}
+    path = efficiency_file(tmp_path / "a.json", runs=RUNS, ratio_cold=1.2, ratios_cold=[1.2], ratio_warm=1.0,
+                           ratios_warm=[1.0], from_parts={"cold": parts, "warm": one_round})
+    path.write_text(path.read_text().replace("null", "NaN"))  # as json.dumps writes a one-round interval
+    lines = study.cost_section([path])
+    assert "`python efficiency.py` on M, freed memory kept (lwkd_hf.allocator) (`docs/results/a.json`):" in lines
+    calls = efficiency_file(tmp_path / "b.json", calls=[{}, {}, {}], runs=RUNS, ratio_cold=1.2, ratio_warm=1.0)
+    assert ("`python efficiency.py` and 2 later `--append` calls on M, freed memory kept (lwkd_hf.allocator) "
+            "(`docs/results/b.json`):") in study.cost_section([calls])
+    row = lines.index("| whole run, LW-KD / sup, empty teacher cache | 1.200 (1.20-1.20 over 1 rounds; sup 105.0 s) |")
+    assert lines[row + 1] == ("| the same, implied by its parts (efficiency.py's (e)) | 1.163 (bounds 1.140-1.187; "
+                              "+42.0 s outside the training loop; the training loops measured 1.021) |")
+    assert lines[row + 2].startswith("| whole run, LW-KD / sup, teacher from the cache | 1.000")
+    assert lines[row + 3] == ("| the same, implied by its parts (efficiency.py's (e)) | 1.163 (+2.5 s outside the "
+                              "training loop; the training loops measured 1.021) |")
