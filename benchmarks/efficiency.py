@@ -45,11 +45,10 @@ from pathlib import Path
 import torch
 from overhead import step_ratios_over_processes
 
-from lwkd_hf.stats import paired_difference
-
 from lwkd_hf.allocator import keep_freed_memory
 from lwkd_hf.atomic import atomic_path, atomic_write_json
 from lwkd_hf.soft_targets import add_teacher_logits
+from lwkd_hf.stats import paired_difference
 from lwkd_hf.synthesis import load_mnist, synmnist_arrays
 from lwkd_hf.teacher_training import default_per_class, train_teacher
 from lwkd_hf.text.data import load_thucnews
@@ -352,8 +351,8 @@ def main() -> None:
     keep_memory = not args.glibc_defaults and keep_freed_memory()  # (b) runs in this process
     call = {"command": " ".join(["python", *sys.argv]), "commit": code_commit(),
             "started": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
-    result = {"machine": machine(), "command": call["command"], "epochs": args.epochs, "repeats": args.repeats,
-              "keep_freed_memory": keep_memory, "calls": [call]}
+    result = {"machine": machine(), "command": call["command"], "epochs": args.epochs, "keep_freed_memory": keep_memory,
+              "calls": [call]}  # "repeats" and the pooled figures: pool_whole_runs, at every write
     earlier = None
     if args.append:
         earlier = json.loads(args.output.read_text())

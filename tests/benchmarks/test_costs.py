@@ -1,22 +1,11 @@
 """benchmarks/costs.py: the students' default parameter counts and FLOPs per instance (the paper's Table 8 figures)."""
 
-from pathlib import Path
-
 import pytest
 import torch
 
 from lwkd_hf.text.models import STUDENTS, build_small_bert, build_student
 
-from ..conftest import load_script
-
-REPO = Path(__file__).resolve().parents[2]
 VOCAB, PAD, LABELS = 4762, 4761, 10
-
-
-@pytest.fixture(scope="module")
-def costs():
-    """benchmarks/costs.py, a script (benchmarks/ is no package), loaded from its file."""
-    return load_script(REPO / "benchmarks" / "costs.py", "costs")
 
 
 def test_default_parameter_counts(costs):

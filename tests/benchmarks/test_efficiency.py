@@ -9,19 +9,7 @@ from pathlib import Path
 import pytest
 from scipy import stats
 
-from ..conftest import load_script
-
 REPO = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="module")
-def efficiency():
-    """benchmarks/efficiency.py, loaded from its file (it imports its neighbour overhead.py)."""
-    sys.path.insert(0, str(REPO / "benchmarks"))
-    try:
-        yield load_script(REPO / "benchmarks" / "efficiency.py", "efficiency")
-    finally:
-        sys.path.remove(str(REPO / "benchmarks"))
 
 
 def run(label: str, wall: float, call: int | None = None) -> dict:

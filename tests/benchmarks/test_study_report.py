@@ -1,24 +1,9 @@
 """benchmarks/study.py's cost section: benchmarks/efficiency.py's files rendered as tables, one per file."""
 
 import json
-import sys
 from pathlib import Path
 
-import pytest
-
-from ..conftest import load_script
-
 REPO = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="module")
-def study():
-    """benchmarks/study.py, loaded from its file (it imports its neighbour reproduce.py)."""
-    sys.path.insert(0, str(REPO / "benchmarks"))
-    try:
-        yield load_script(REPO / "benchmarks" / "study.py", "study")
-    finally:
-        sys.path.remove(str(REPO / "benchmarks"))
 
 
 def efficiency_file(path: Path, **parts) -> Path:
