@@ -22,9 +22,9 @@ the ratios are pooled with 95 % t intervals over all rounds and processes. ``--p
 order and the pooled ratios against issue 9's targets; ``--report-only`` pools ``--output``'s runs again, rewrites
 it, prints the figures and draws ``--plot``, measuring nothing.
 
-Every part keeps the memory it frees, as the example script does by default (``lwkd_hf.allocator``);
-``--glibc-defaults`` leaves glibc's malloc settings in all of them. Nothing else should run on the machine
-meanwhile: with 2 cores, anything beside it corrupts the timings.
+Every part runs under glibc's malloc settings, as the example script does by default; ``--keep-freed-memory`` has
+all of them keep the memory they free (``lwkd_hf.allocator``; the example with ``--keep_freed_memory true``). Nothing
+else should run on the machine meanwhile: with 2 cores, anything beside it corrupts the timings.
 """
 
 from __future__ import annotations
@@ -242,7 +242,8 @@ def main_job(data: Path, method: str, output_dir: Path, cache_dir: Path, epochs:
             "--vocab_file", str(data / "thucnews" / "vocab.json"),
             "--embeddings_file", str(data / "thucnews" / "embedding_Tencent.npz"), "--model", "textcnn",
             "--method", method, "--mnist_dir", str(data / "mnist"), "--output_dir", str(output_dir),
-            "--num_train_epochs", str(epochs), "--disable_tqdm", "true", "--keep_freed_memory", str(keep_memory)]
+            "--num_train_epochs", str(epochs), "--disable_tqdm", "true",
+            "--keep_freed_memory", "true" if keep_memory else "false"]
     faults = resource.getrusage(resource.RUSAGE_CHILDREN).ru_minflt
     start = time.perf_counter()
     done = subprocess.run(argv, env=dict(os.environ, LWKD_CACHE_DIR=str(cache_dir)), capture_output=True, text=True)
@@ -321,8 +322,9 @@ def main() -> None:
     parser.add_argument("--step-processes", type=int, default=5, help="fresh processes (c)'s ratio is averaged over")
     parser.add_argument("--repeats", type=int, default=1, help="rounds of (lwkd cold, lwkd warm, sup) after a first sup")
     parser.add_argument("--skip-runs", action="store_true", help="only (b)-(d): no whole runs")
-    parser.add_argument("--glibc-defaults", action="store_true",
-                        help="leave glibc's malloc settings everywhere (the example: --keep_freed_memory false)")
+    parser.add_argument("--keep-freed-memory", action="store_true",
+                        help="keep freed memory in every part (lwkd_hf.allocator; the example with "
+                        "--keep_freed_memory true)")
     parser.add_argument("--output", type=Path)
     parser.add_argument("--plot", type=Path, help="write the runs and ratios as a PNG here (after measuring)")
     parser.add_argument("--report-only", action="store_true",
@@ -348,7 +350,7 @@ def main() -> None:
             plot(result, args.plot)
         return
     data = Path(args.data_root)
-    keep_memory = not args.glibc_defaults and keep_freed_memory()  # (b) runs in this process
+    keep_memory = args.keep_freed_memory and keep_freed_memory()  # (b) runs in this process
     call = {"command": " ".join(["python", *sys.argv]), "commit": code_commit(),
             "started": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
     result = {"machine": machine(), "command": call["command"], "epochs": args.epochs, "keep_freed_memory": keep_memory,

@@ -4,10 +4,11 @@
 Same model (TextCNN, ~2.1M parameters), same batches, same seed; the trainers take turns step by step so
 machine noise hits them alike, in several fresh processes one after another. Prints each process's median
 step times and ratios, and the ratios' mean over processes with a 95 % t interval (target, issue 9: LW-KD
-with beta=0.1 <= 1.01x plain Trainer on CPU). The processes keep the memory they free, as the example script does
-(``lwkd_hf.allocator``); ``--glibc-defaults`` leaves glibc's settings.
+with beta=0.1 <= 1.01x plain Trainer on CPU). The processes run under glibc's malloc settings, as the example
+script does by default; ``--keep-freed-memory`` has them keep the memory they free (``lwkd_hf.allocator``, the
+example's ``--keep_freed_memory``).
 
-    python benchmarks/overhead.py [--steps 150] [--processes 5] [--batch-size 128] [--glibc-defaults] [--output F]
+    python benchmarks/overhead.py [--steps 150] [--processes 5] [--batch-size 128] [--keep-freed-memory] [--output F]
     python benchmarks/overhead.py --profile 50    # where each trainer's step time goes, op by op
 """
 
@@ -150,15 +151,15 @@ def _step_times_in_fresh_process(keep_memory: bool, *args) -> tuple[bool, dict[s
 
 
 def step_ratios_over_processes(
-    kinds: list[str], steps: int, batch_size: int, processes: int, use_cpu: bool = True, keep_memory: bool = True,
+    kinds: list[str], steps: int, batch_size: int, processes: int, use_cpu: bool = True, keep_memory: bool = False,
     student: str = "textcnn",
 ) -> dict:
     """:func:`alternating_step_times` in ``processes`` fresh processes, one after another: where a process's memory
     lands makes one trainer's steps 0.5-1 % slower than an identical trainer's for that whole process, more than
     a 1 % target can stand, so each ratio (median step of a kind / median step of ``kinds[0]``) is averaged over
     processes, with a 95 % t interval. ``keep_memory``: the processes keep the memory they free
-    (:func:`lwkd_hf.allocator.keep_freed_memory`, as the example script does); ``freed_memory_kept`` in the result
-    says whether every process did."""
+    (:func:`lwkd_hf.allocator.keep_freed_memory`, the example's ``--keep_freed_memory``); ``freed_memory_kept`` in
+    the result says whether every process did."""
     runs, kept = [], []
     for _ in range(processes):
         with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as fresh:
@@ -184,8 +185,8 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--student", default="textcnn", choices=["textcnn", "bert-base"],
                         help="the timed model: TextCNN (the README's main job) or a randomly initialised BERT-base")
-    parser.add_argument("--glibc-defaults", action="store_true",
-                        help="leave glibc's malloc settings (memory freed is handed back to the kernel)")
+    parser.add_argument("--keep-freed-memory", action="store_true",
+                        help="keep the memory each process frees (lwkd_hf.allocator), not glibc's malloc settings")
     parser.add_argument("--output", help="write the figures as JSON here")
     parser.add_argument("--profile", type=int, metavar="STEPS",
                         help="instead of timing: print torch.profiler's op table for STEPS steps of each trainer")
@@ -203,9 +204,10 @@ def main() -> None:
     device = "CPU" if use_cpu else torch.cuda.get_device_name(0)
     print(f"{args.student} {params:,} parameters on {device}, batch {args.batch_size} x {SEQ_LEN} tokens, {args.steps} "
           f"steps each taking turns, in {args.processes} fresh processes, {torch.get_num_threads()} threads, freed "
-          f"memory {'handed back (glibc defaults)' if args.glibc_defaults else 'kept where glibc allows'}", flush=True)
+          f"memory {'kept where glibc allows' if args.keep_freed_memory else 'handed back (glibc defaults)'}",
+          flush=True)
     measured = step_ratios_over_processes(["trainer", "kd", "lwkd"], args.steps, args.batch_size, args.processes,
-                                          use_cpu=use_cpu, keep_memory=not args.glibc_defaults, student=args.student)
+                                          use_cpu=use_cpu, keep_memory=args.keep_freed_memory, student=args.student)
     print(f"freed memory kept in every process: {measured['freed_memory_kept']}")
     print("| trainer | median step (ms), each process | ratio to Trainer, each process | mean ratio [95 % CI] |")
     print("|---|---|---|---|")

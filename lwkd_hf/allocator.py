@@ -1,4 +1,14 @@
-"""Keeping freed memory in the process: CPU training without fresh pages from the kernel for every new tensor."""
+"""Keeping freed memory in the process: CPU training without fresh pages from the kernel for every new tensor.
+
+:func:`keep_freed_memory` changes glibc's malloc (``mallopt``: mmap threshold, trim threshold, top pad) for the whole
+process and for good: the process stays larger, and loader workers forked later inherit the settings. Nothing in
+lwkd_hf calls it; the example script does only when asked (``--keep_freed_memory``). The same settings without code,
+with this function's defaults, in the environment of the command that starts the process (glibc reads it at
+start-up; child processes inherit it)::
+
+    GLIBC_TUNABLES=glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=2147483647:glibc.malloc.top_pad=67108864
+    MALLOC_MMAP_THRESHOLD_=33554432 MALLOC_TRIM_THRESHOLD_=2147483647 MALLOC_TOP_PAD_=67108864  # older variables
+"""
 
 from __future__ import annotations
 
@@ -21,8 +31,9 @@ def keep_freed_memory(
     ``mmap_threshold`` bytes come from the heap, which keeps up to ``trim_threshold`` bytes of freed memory and grows
     by ``top_pad`` at a time. The process holds on to what it freed; the numbers computed are the same. On 2 CPU
     cores the README's TextCNN job ran about 10 % faster (README, "Cost of LW-KD"); the teacher's training gains
-    nothing (SynMNIST's large arrays already raise glibc's thresholds). The settings last for the whole process;
-    call it once, early. Each value must fit mallopt's C ``int`` (0 to 2**31 - 1).
+    nothing (SynMNIST's large arrays already raise glibc's thresholds). The settings cannot be undone and hold for
+    the whole process and the processes it forks; call it once, early. Each value must fit mallopt's C ``int``
+    (0 to 2**31 - 1).
 
     Returns whether the settings took effect: False where the C library is not glibc (nothing changed) or glibc
     refused a setting.

@@ -8,18 +8,15 @@ an integer label column (``label`` or ``labels``, values 0..K-1). :func:`~lwkd_h
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 if TYPE_CHECKING:
     import datasets
 
 #: The column's default name, everywhere a name can be chosen.
 TEACHER_LOGITS_COLUMN = "teacher_logits"
-#: The column that carries each row's index into a :class:`TeacherTableCollator`'s table instead of its K logits.
-TEACHER_ROW_COLUMN = "__lwkd_teacher_row__"
 #: Storage dtypes a teacher column may have.
 LOGIT_DTYPES = ("float32", "float16")
 #: Names a label column may have, in the order they are looked up.
@@ -96,18 +93,3 @@ def validate_teacher_column(
             row = start + int(np.flatnonzero(~finite)[0])
             raise ValueError(f"{where}[{column!r}] row {row} holds NaN or inf: {values[row - start].tolist()}")
         check_labels(labels, num_labels, where=f"{where}[{label_column!r}]", first_row=start)
-
-
-class TeacherTableCollator:
-    """Collates with ``collator``, then puts in each batch ``table``'s rows at the batch's :data:`TEACHER_ROW_COLUMN`
-    indices, as ``column``: a teacher column read once into ``table`` (rows, K) travels through the loader as one
-    index a row instead of K floats through Arrow, Python lists and the collator. Each loader keeps its own table."""
-
-    def __init__(self, collator: Callable[[list[dict]], dict[str, Any]], table: torch.Tensor, column: str):
-        self.collator, self.table, self.column = collator, table, column
-
-    def __call__(self, features: list[dict]) -> dict[str, Any]:
-        batch = self.collator(features)
-        rows = torch.as_tensor(batch.pop(TEACHER_ROW_COLUMN), dtype=torch.long)
-        batch[self.column] = self.table.index_select(0, rows)
-        return batch

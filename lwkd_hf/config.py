@@ -32,6 +32,11 @@ class LWKDConfig(TrainingArguments):
             `log(1 - D(p_s))`, or `"non_saturating"` `-log D(p_s)`.
         discriminator_hidden_sizes (`list[int]`, defaults to `[64, 64]`): hidden widths of the discriminator MLP.
         discriminator_learning_rate (`float`, defaults to `1e-3`): Adam learning rate of the discriminator.
+        num_labels (`int`, *optional*): K, the number of classes, for a student without ``config.num_labels``
+            (a plain ``nn.Module``); by default the model's ``config.num_labels``, else the teacher column's width.
+
+    The settings are checked here and again when ``train()`` starts, so values that ``hyperparameter_search`` writes
+    into a trial's arguments are checked too.
     """
 
     alpha: float = field(
@@ -76,8 +81,17 @@ class LWKDConfig(TrainingArguments):
         metadata={"help": "Adam learning rate of the discriminator, which has its own optimizer (the paper states 0.1)."},
     )
 
+    num_labels: int | None = field(
+        default=None,
+        metadata={"help": "Number of classes K for a student whose config has no num_labels (a plain nn.Module)."},
+    )
+
     def __post_init__(self):
         super().__post_init__()
+        self.check_loss_settings()
+
+    def check_loss_settings(self) -> None:
+        """Raise ``ValueError`` naming the first LW-KD setting out of its range."""
         if not 0.0 <= self.alpha <= 1.0:
             raise ValueError(f"alpha must be in [0, 1], got alpha={self.alpha}")
         if self.beta < 0.0:
@@ -96,6 +110,8 @@ class LWKDConfig(TrainingArguments):
             raise ValueError(
                 f"discriminator_learning_rate must be > 0, got discriminator_learning_rate={self.discriminator_learning_rate}"
             )
+        if self.num_labels is not None and self.num_labels < 2:
+            raise ValueError(f"num_labels must be >= 2, got num_labels={self.num_labels}")
 
     @property
     def uses_teacher(self) -> bool:

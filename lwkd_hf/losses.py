@@ -6,8 +6,6 @@ bf16/fp16 student logits, large temperatures and large logits stay finite.
 
 from __future__ import annotations
 
-import functools
-
 import torch
 import torch.nn.functional as F
 
@@ -71,40 +69,10 @@ def adversarial_student_loss(discriminator_logits_on_student: torch.Tensor, non_
     return F.logsigmoid(-d).mean()
 
 
-def discriminator_loss(
-    logits_on_teacher: torch.Tensor, logits_on_student: torch.Tensor, dim: int | None = None
-) -> torch.Tensor:
-    """``-L_ADV`` of Eq. 7: minimising it maximises ``E[log D(p_t)] + E[log(1 - D(p_s))]``. The expectations are
-    means over all rows, or over ``dim`` (one loss per batch of a stack of batches)."""
-    on_teacher, on_student = F.logsigmoid(logits_on_teacher.float()), F.logsigmoid(-logits_on_student.float())
-    if dim is None:
-        return -(on_teacher.mean() + on_student.mean())
-    return -(on_teacher.mean(dim) + on_student.mean(dim))
-
-
-def adversarial_logit_grads(
-    logits: torch.Tensor, n_teacher: int, n_student: int, non_saturating: bool = False
-) -> torch.Tensor:
-    """Gradients w.r.t. ``D``'s logits in closed form, for logits over the rows ``[teacher; student]``, and
-    with ``non_saturating`` the student's rows once more: on the first two blocks the gradient of
-    :func:`discriminator_loss`, ``(sigmoid(d_t) - 1) / n_t`` and ``sigmoid(d_s) / n_s``; on the third that of the
-    non-saturating :func:`adversarial_student_loss`, ``(sigmoid(d_s) - 1) / n_s``. (The saturating student's term
-    ``E[log(1 - D(p_s))]`` is minus the discriminator loss's part on the student's rows: its gradient is minus the
-    second block.) Two ops, ``sigmoid(d) * scale + offset`` with per-row constants made once per batch shape."""
-    scale, offset = _logit_grad_affine(n_teacher, n_student, non_saturating, logits.device)
-    return torch.addcmul(offset, torch.sigmoid(logits.float()), scale)
-
-
-@functools.lru_cache(maxsize=64)
-def _logit_grad_affine(
-    n_teacher: int, n_student: int, non_saturating: bool, device: torch.device
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-row ``(scale, offset)`` of :func:`adversarial_logit_grads`: ``(1/n, -1/n)`` on the rows whose gradient has
-    ``sigmoid - 1``, ``(1/n, 0)`` on the others."""
-    blocks = [(n_teacher, True), (n_student, False)] + ([(n_student, True)] if non_saturating else [])
-    scale = torch.cat([torch.full((n,), 1.0 / n) for n, _ in blocks])
-    offset = torch.cat([torch.full((n,), -1.0 / n if minus_one else 0.0) for n, minus_one in blocks])
-    return scale.to(device), offset.to(device)
+def discriminator_loss(logits_on_teacher: torch.Tensor, logits_on_student: torch.Tensor) -> torch.Tensor:
+    """``-L_ADV`` of Eq. 7: minimising it maximises ``E[log D(p_t)] + E[log(1 - D(p_s))]``, each expectation the
+    mean over its own rows."""
+    return -(F.logsigmoid(logits_on_teacher.float()).mean() + F.logsigmoid(-logits_on_student.float()).mean())
 
 
 def enhanced_kd_loss(

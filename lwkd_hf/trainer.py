@@ -1,39 +1,32 @@
 """``LWKDTrainer``: a ``transformers.Trainer`` whose loss is LW-KD's enhanced KD loss (paper Eq. 8).
 
 The trainer reads precomputed, shifted teacher logits from a dataset column (see
-:func:`~lwkd_hf.soft_targets.add_teacher_logits`); a ``datasets.Dataset``'s column is read once into memory and the
-training loader's collator takes each batch's rows from it, so a training step costs what a supervised step costs
-plus a softmax, a KL and a 4.9K-parameter discriminator. The discriminator has its own Adam optimizer, stays in
-fp32, is stepped once per optimizer step (after gradient accumulation, with its gradients averaged over processes)
-and is saved in every checkpoint.
+:func:`~lwkd_hf.soft_targets.add_teacher_logits`) that travels through Trainer's own loader and collator. The
+discriminator and its Adam optimizer are built, seeded, when ``train()`` starts (so each run or
+``hyperparameter_search`` trial gets its own), stay in fp32, take their gradient from the same backward pass as the
+student, are stepped once per optimizer step (after gradient accumulation, averaged over processes) and are saved in
+every checkpoint.
 """
 
 from __future__ import annotations
 
 import os
-from collections import defaultdict
+from collections import Counter
 from typing import Any, Callable
 
 import datasets
-import numpy as np
 import torch
-import torch.optim.optimizer as torch_optimizer
+from safetensors.torch import load_file
 from torch import nn
 from transformers import DataCollator, EvalPrediction, PreTrainedModel, PreTrainedTokenizerBase, Trainer, TrainerCallback
+from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, get_last_checkpoint
 from transformers.utils import logging
 
 from .atomic import atomic_path, atomic_save_safetensors
-from .columns import TEACHER_ROW_COLUMN, TeacherTableCollator, column_array, validate_teacher_column
+from .columns import validate_teacher_column
 from .config import LWKDConfig
 from .discriminator import Discriminator, adversarial_terms
-from .losses import (
-    cross_entropy_loss,
-    discriminator_loss,
-    enhanced_kd_loss,
-    kl_from_log_probs,
-    kl_scale,
-    softened_log_probs,
-)
+from .losses import cross_entropy_loss, enhanced_kd_loss, kl_from_log_probs, kl_scale, softened_log_probs
 
 logger = logging.get_logger(__name__)
 
@@ -41,55 +34,24 @@ DISCRIMINATOR_WEIGHTS_NAME = "discriminator.safetensors"
 DISCRIMINATOR_OPTIMIZER_NAME = "discriminator_optimizer.pt"
 
 
-def _adam_fused(device: torch.device) -> bool | None:
-    """Adam's ``fused`` for ``device``: True where torch has a fused Adam (one kernel for all tensors; on a CPU 2.6x
-    faster for D's 4,929 weights): CUDA, and the CPU from torch 2.4; else None (torch's default)."""
-    return True if device.type == "cuda" or (device.type == "cpu" and torch.__version__ >= (2, 4)) else None
-
-
-def step_adam(optimizer: torch.optim.Adam) -> None:
-    """``optimizer.step()``. For a fused Adam with one group of plain options (no amsgrad, maximize, capturable,
-    differentiable, tensor lr or grad scaler), no step hooks and a gradient and a state for every parameter, its kernel
-    is called directly, as ``torch.optim.adam._fused_adam`` calls it: the same arithmetic and state without the
-    ~0.2 ms of Python around it on a CPU (hooks, profiling, grouping tensors by device), a sixth of the discriminator's
-    time in an LW-KD step (issue 9)."""
-    group = optimizer.param_groups[0]
-    params = group["params"]
-    states = [optimizer.state.get(p) for p in params]
-    if (
-        len(optimizer.param_groups) > 1 or not group["fused"] or torch.is_tensor(group["lr"])
-        or any(group.get(option) for option in ("amsgrad", "maximize", "capturable", "differentiable", "decoupled_weight_decay"))
-        or optimizer._optimizer_step_pre_hooks or optimizer._optimizer_step_post_hooks
-        or getattr(torch_optimizer, "_global_optimizer_pre_hooks", None)
-        or getattr(torch_optimizer, "_global_optimizer_post_hooks", None)
-        or getattr(optimizer, "grad_scale", None) is not None
-        or not all(states) or any(p.grad is None for p in params)
-    ):
-        optimizer.step()
-        return
-    steps = [state["step"] for state in states]
-    beta1, beta2 = group["betas"]
-    with torch.no_grad():
-        torch._foreach_add_(steps, 1)
-        torch._fused_adam_(
-            params, [p.grad for p in params], [state["exp_avg"] for state in states],
-            [state["exp_avg_sq"] for state in states], [], steps, amsgrad=False, lr=group["lr"], beta1=beta1,
-            beta2=beta2, weight_decay=group["weight_decay"], eps=group["eps"], maximize=False, grad_scale=None,
-            found_inf=None,
-        )
-
-
-class _DiscriminatorStepCallback(TrainerCallback):
-    """Steps the discriminator right after the student's optimizer step (Algorithm 2 line 13)."""
+class _DiscriminatorCallback(TrainerCallback):
+    """The discriminator's part of the training loop: built when training begins, its gradient unscaled before the
+    optimizer step (fp16), stepped right after the student's (Algorithm 2 line 13), saved with each checkpoint."""
 
     def __init__(self, trainer: "LWKDTrainer"):
         self.trainer = trainer
 
+    def on_train_begin(self, args, state, control, **kwargs):
+        self.trainer.create_discriminator()
+
+    def on_pre_optimizer_step(self, args, state, control, **kwargs):
+        self.trainer.unscale_discriminator_gradients()
+
     def on_optimizer_step(self, args, state, control, **kwargs):
-        if self.trainer.accelerator.optimizer_step_was_skipped:  # fp16 overflow: the student did not move either
-            self.trainer.discriminator_optimizer.zero_grad(set_to_none=True)
-        else:
-            self.trainer.step_discriminator()
+        self.trainer.step_discriminator()
+
+    def on_save(self, args, state, control, **kwargs):
+        self.trainer.save_discriminator(os.path.join(args.output_dir, f"{PREFIX_CHECKPOINT_DIR}-{state.global_step}"))
 
 
 class LWKDTrainer(Trainer):
@@ -98,8 +60,10 @@ class LWKDTrainer(Trainer):
     The training set needs ``args.teacher_logits_column`` (K floats per row) unless
     ``alpha = beta = 0``. Evaluation sets need no such column: evaluation reports the plain
     cross-entropy (no label smoothing) as ``eval_loss`` and whatever ``compute_metrics`` returns.
-    Logged every ``logging_steps`` (averaged since the last log, over processes too):
+    Logged every ``logging_steps`` (averaged over the micro-batches since the last log, and over processes):
     ``ce``, ``kl``, ``adv``, ``discriminator_loss``, ``discriminator_acc_real``, ``discriminator_acc_fake``.
+    The student may be any model whose output is a ``logits`` field, a tuple starting with the logits, or the
+    logits tensor itself; K is ``args.num_labels``, else ``model.config.num_labels``, else the teacher column's width.
     """
 
     def __init__(
@@ -146,65 +110,71 @@ class LWKDTrainer(Trainer):
         # **kwargs (BERT's does). False also stops Trainer counting num_items_in_batch, which nothing here reads.
         self.model_accepts_loss_kwargs = False
         self.loss_is_scaled_for_ga = False
-        self.num_labels = self._model_num_labels()
-        self._metrics: dict[str, list[torch.Tensor]] = defaultdict(list)
-        self._discriminator_logits: list[tuple[torch.Tensor, torch.Tensor]] = []  # per micro-batch, read in log
-        if args.uses_teacher and isinstance(self.train_dataset, datasets.Dataset):  # iterable datasets are not pre-scanned
-            validate_teacher_column(self.train_dataset, args.teacher_logits_column, self.num_labels)
+        if not self.label_names:  # a student whose forward takes no labels: compute_loss reads them all the same
+            self.label_names = ["labels"]
+        self.num_labels = self._num_labels()
+        self._term_sums: dict[str, torch.Tensor] = {}  # running sums of the logged terms since the last log
+        self._term_counts: Counter[str] = Counter()
+        self._checked_train_dataset = None
+        self._resume_from: str | None = None
         self.discriminator: Discriminator | None = None
-        self.discriminator_optimizer: torch.optim.Optimizer | None = None
-        self._check_parallelism()
-        if args.beta > 0:
-            with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(args.seed)  # identical initial weights on every process
-                self.discriminator = Discriminator(self.num_labels, args.discriminator_hidden_sizes)
-            self.discriminator.to(self.args.device)
-            self.discriminator_optimizer = torch.optim.Adam(
-                self.discriminator.parameters(), lr=args.discriminator_learning_rate,
-                fused=_adam_fused(self.args.device),
-            )
-            self.add_callback(_DiscriminatorStepCallback(self))
+        self.discriminator_optimizer: torch.optim.Adam | None = None
+        self.add_callback(_DiscriminatorCallback(self))
+        self.create_discriminator()  # for compute_loss outside train(); train() builds its own
 
-    def _check_parallelism(self) -> None:
-        """Refuse engines that shard or wrap optimizers: the discriminator is a plain fp32 module outside them."""
+    def _num_labels(self) -> int:
+        """K: ``args.num_labels``, else the model's ``config.num_labels``, else the teacher column's width."""
+        if self.args.num_labels is not None:
+            return self.args.num_labels
+        num_labels = getattr(getattr(self.accelerator.unwrap_model(self.model), "config", None), "num_labels", None)
+        if num_labels is not None:
+            return int(num_labels)
+        dataset, column = self.train_dataset, self.args.teacher_logits_column
+        if isinstance(dataset, datasets.Dataset) and column in dataset.column_names and len(dataset):
+            return len(dataset[0][column])  # every row's width is checked against it before training
+        raise ValueError(
+            "LWKDTrainer cannot tell the number of classes K: the model has no config.num_labels and the training set "
+            f"is no datasets.Dataset with a {column!r} column; set LWKDConfig(num_labels=K)"
+        )
+
+    def _check_setup(self) -> None:
+        """The settings (again: ``hyperparameter_search`` writes a trial's into ``args``), the engine, and the
+        training set's teacher column, once per dataset."""
+        self.args.check_loss_settings()
         engines = [name for name, on in (("DeepSpeed", self.is_deepspeed_enabled), ("FSDP", self.is_fsdp_enabled)) if on]
         if engines and self.args.beta > 0:
             raise ValueError(
                 f"LWKDTrainer with beta={self.args.beta} is not supported under {engines[0]}: its discriminator and "
                 "optimizer live outside the engine. Use DDP (accelerate launch --multi_gpu) or set beta=0."
             )
+        dataset = self.train_dataset
+        if self.args.uses_teacher and isinstance(dataset, datasets.Dataset) and dataset is not self._checked_train_dataset:
+            validate_teacher_column(dataset, self.args.teacher_logits_column, self.num_labels)
+            self._checked_train_dataset = dataset  # iterable datasets are not pre-scanned
 
-    def _model_num_labels(self) -> int:
-        num_labels = getattr(getattr(self.accelerator.unwrap_model(self.model), "config", None), "num_labels", None)
-        if num_labels is None:
-            raise ValueError("LWKDTrainer needs a model whose config has num_labels (a sequence classifier)")
-        return int(num_labels)
+    def create_discriminator(self) -> None:
+        """Check the setup, then build a discriminator seeded by ``args.seed`` and its Adam optimizer (none when
+        ``beta = 0``), restored from the checkpoint that ``train()`` resumes from, if any."""
+        self._check_setup()
+        self.discriminator = self.discriminator_optimizer = None
+        if self.args.beta == 0:
+            return
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self.args.seed)  # identical initial weights on every process
+            self.discriminator = Discriminator(self.num_labels, self.args.discriminator_hidden_sizes)
+        self.discriminator.to(self.args.device)
+        self.discriminator_optimizer = torch.optim.Adam(
+            self.discriminator.parameters(), lr=self.args.discriminator_learning_rate,
+            fused=self.args.device.type in ("cpu", "cuda") or None,  # one kernel for all of D's tensors
+        )
+        if self._resume_from is not None:
+            self.load_discriminator(self._resume_from)
 
-    # ---- data: keep the teacher column (or its row index) through remove_unused_columns, never pass it to the model ----
+    # ---- data: keep the teacher column through remove_unused_columns, never pass it to the model ----
     def _set_signature_columns_if_needed(self):
         super()._set_signature_columns_if_needed()
-        for column in (self.args.teacher_logits_column, TEACHER_ROW_COLUMN):
-            if column not in self._signature_columns:
-                self._signature_columns.append(column)
-
-    def get_train_dataloader(self):
-        """Trainer's loader; for a ``datasets.Dataset`` the teacher column is read once into a CPU tensor (N x K
-        floats), the loader reads each row's index (:data:`~lwkd_hf.columns.TEACHER_ROW_COLUMN`) instead of its K
-        floats, whose way through Arrow, Python lists and the collator costs about 0.5 ms a batch of 128 on a CPU
-        (the indices' about 0.2 ms; a TextCNN step: 70-90 ms), and its collator
-        (:class:`~lwkd_hf.columns.TeacherTableCollator`) puts the rows' logits back in the batch. Iterable datasets, and
-        datasets behind an indices mapping (after ``shuffle``, ``select``, ``filter``: adding a column would copy them
-        whole), keep the column in their rows."""
-        dataset, column, collator = self.train_dataset, self.args.teacher_logits_column, self.data_collator
-        if not (self.args.uses_teacher and isinstance(dataset, datasets.Dataset) and column in dataset.column_names
-                and dataset._indices is None):
-            return super().get_train_dataloader()
-        self.train_dataset = dataset.remove_columns(column).add_column(TEACHER_ROW_COLUMN, np.arange(len(dataset)))
-        self.data_collator = TeacherTableCollator(collator, torch.from_numpy(column_array(dataset, column)), column)
-        try:
-            return super().get_train_dataloader()
-        finally:
-            self.train_dataset, self.data_collator = dataset, collator
+        if self.args.teacher_logits_column not in self._signature_columns:
+            self._signature_columns.append(self.args.teacher_logits_column)
 
     def prediction_step(self, model, inputs, prediction_loss_only, ignore_keys=None):
         inputs = {k: v for k, v in inputs.items() if k != self.args.teacher_logits_column}
@@ -212,12 +182,15 @@ class LWKDTrainer(Trainer):
 
     # ---- the loss ----
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-        """Eq. 8 on a training batch; plain cross-entropy in evaluation."""
+        """Eq. 8 on a training batch, plus D's loss with value zero (its gradient reaches D only); plain
+        cross-entropy in evaluation."""
         args = self.args
         inputs = dict(inputs)
         teacher_logits = inputs.pop(args.teacher_logits_column, None)
         labels = inputs.pop("labels")
         outputs = model(**inputs)
+        if isinstance(outputs, torch.Tensor):
+            outputs = (outputs,)
         student_logits = outputs["logits"] if isinstance(outputs, dict) else outputs[0]
         if student_logits.shape != (labels.shape[0], self.num_labels):
             raise ValueError(
@@ -237,91 +210,98 @@ class LWKDTrainer(Trainer):
             kl = kl_from_log_probs(log_p_student, log_p_teacher) * kl_scale(
                 args.kl_scaling, args.temperature, self.num_labels
             )
-            self._metrics["ce"].append(ce.detach())
-            self._metrics["kl"].append(kl.detach())
-            adv = 0.0
-            if self.discriminator is not None:
-                adv = self._adversarial_term(log_p_teacher.exp(), log_p_student.exp())
-            loss = enhanced_kd_loss(ce, kl, adv, args.alpha, args.beta)
+            terms = {"ce": ce, "kl": kl}
+            if self.discriminator is None:
+                loss = enhanced_kd_loss(ce, kl, 0.0, args.alpha, args.beta)
+            else:
+                adversarial = adversarial_terms(
+                    self.discriminator, log_p_teacher.exp(), log_p_student.exp(),
+                    non_saturating=args.adversarial_loss == "non_saturating",
+                )
+                d_loss = adversarial.discriminator_loss
+                terms.update(
+                    adv=adversarial.student_loss,
+                    discriminator_loss=d_loss,
+                    discriminator_acc_real=(adversarial.on_teacher > 0).float().mean(),
+                    discriminator_acc_fake=(adversarial.on_student < 0).float().mean(),
+                )
+                # D trains on its own loss in the same backward pass: added with value zero, its gradient reaches D only
+                loss = enhanced_kd_loss(ce, kl, adversarial.student_loss, args.alpha, args.beta) + (d_loss - d_loss.detach())
+            self._add_terms(terms)
         if return_outputs and not isinstance(outputs, dict):
             # Trainer's prediction_step reads a tuple as a model that computed its loss returns it, (loss, logits, ...);
             # the labels were kept from the model, so its tuple starts at the logits.
             outputs = (loss, *outputs)
         return (loss, outputs) if return_outputs else loss
 
-    def _adversarial_term(self, p_teacher: torch.Tensor, p_student: torch.Tensor) -> torch.Tensor:
-        """The student's part of Eq. 7 (``D``'s weights held constant); ``D``'s own loss gradient, divided by the
-        accumulation steps, is added to ``D``'s ``.grad`` on the way (the student held constant)."""
-        adv, on_teacher, on_student = adversarial_terms(
-            self.discriminator, p_teacher, p_student,
-            non_saturating=self.args.adversarial_loss == "non_saturating",
-            discriminator_grad_scale=1.0 / getattr(self, "current_gradient_accumulation_steps", 1),
-        )
-        self._metrics["adv"].append(adv.detach())
-        self._discriminator_logits.append((on_teacher, on_student))
-        return adv
+    def _add_terms(self, terms: dict[str, torch.Tensor]) -> None:
+        for name, value in terms.items():
+            value = value.detach()
+            self._term_sums[name] = self._term_sums[name] + value if name in self._term_sums else value
+            self._term_counts[name] += 1
 
-    def _record_discriminator_metrics(self) -> None:
-        """``D``'s loss and its accuracy on teacher (logit > 0) and student (logit < 0) distributions, one value per
-        micro-batch since the last log, computed here from the kept logits in a few ops for all of them (micro-batches
-        of one size at a time) rather than a dozen ops in every step."""
-        by_size: dict[tuple[int, int], list[tuple[torch.Tensor, torch.Tensor]]] = defaultdict(list)
-        for on_teacher, on_student in self._discriminator_logits:
-            by_size[(len(on_teacher), len(on_student))].append((on_teacher, on_student))
-        for pairs in by_size.values():
-            on_teacher, on_student = (torch.stack(side) for side in zip(*pairs))  # (micro-batches, rows)
-            self._metrics["discriminator_loss"].append(discriminator_loss(on_teacher, on_student, dim=1))
-            self._metrics["discriminator_acc_real"].append((on_teacher > 0).float().mean(1))
-            self._metrics["discriminator_acc_fake"].append((on_student < 0).float().mean(1))
-        self._discriminator_logits.clear()
+    # ---- the discriminator's step ----
+    def unscale_discriminator_gradients(self) -> None:
+        """Undo fp16 loss scaling on D's gradient (the student's optimizer unscales only its own)."""
+        scaler = self.accelerator.scaler
+        if self.discriminator is None or scaler is None or not scaler.is_enabled():
+            return
+        inverse = 1.0 / scaler.get_scale()
+        for p in self.discriminator.parameters():
+            if p.grad is not None:
+                p.grad.mul_(inverse)
 
     def step_discriminator(self) -> None:
-        """One Adam step of the discriminator on its accumulated gradient, averaged over processes."""
+        """One Adam step of the discriminator on its accumulated gradient, averaged over processes; none where the
+        student's step was skipped (an fp16 overflow)."""
         if self.discriminator is None:
             return
-        groups = self.discriminator_optimizer.param_groups
-        with_grad = [p for group in groups for p in group["params"] if p.grad is not None]
-        if self.accelerator.num_processes > 1 and with_grad:
-            grads = self.accelerator.reduce(torch.cat([p.grad.flatten() for p in with_grad]), reduction="mean")
-            offset = 0
-            for p in with_grad:
-                p.grad.copy_(grads[offset : offset + p.numel()].view_as(p.grad))
-                offset += p.numel()
-        step_adam(self.discriminator_optimizer)
-        for p in with_grad:  # zero_grad(set_to_none=True) without its profiling and compiler wrappers
-            p.grad = None
+        with_grad = [p for p in self.discriminator.parameters() if p.grad is not None]
+        if with_grad and not self.accelerator.optimizer_step_was_skipped:
+            if self.accelerator.num_processes > 1:
+                grads = self.accelerator.reduce(torch.cat([p.grad.flatten() for p in with_grad]), reduction="mean")
+                offset = 0
+                for p in with_grad:
+                    p.grad.copy_(grads[offset : offset + p.numel()].view_as(p.grad))
+                    offset += p.numel()
+            self.discriminator_optimizer.step()
+        self.discriminator_optimizer.zero_grad(set_to_none=True)
 
     # ---- logging: merge the per-step terms into Trainer's logs ----
-    def train(self, *args, **kwargs):
-        self._metrics.clear()  # terms a previous train() kept after its last log belong to no log of this one
-        self._discriminator_logits.clear()
-        return super().train(*args, **kwargs)
+    def train(self, resume_from_checkpoint: str | bool | None = None, trial=None, ignore_keys_for_eval=None, **kwargs):
+        """``Trainer.train``; the discriminator is built afresh when training begins, or restored from the
+        checkpoint resumed from."""
+        resume = get_last_checkpoint(self.args.output_dir) if resume_from_checkpoint is True else resume_from_checkpoint
+        self._resume_from = resume or None
+        self._term_sums.clear()  # terms a previous train() kept after its last log belong to no log of this one
+        self._term_counts.clear()
+        try:
+            return super().train(resume_from_checkpoint, trial, ignore_keys_for_eval, **kwargs)
+        finally:
+            self._resume_from = None
 
     def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
-        if "loss" in logs:  # a training log (evaluation logs eval_loss)
-            self._record_discriminator_metrics()
-            if self._metrics:
-                names = sorted(self._metrics)
-                means = torch.stack([torch.cat([v.reshape(-1) for v in self._metrics[name]]).mean() for name in names])
-                if self.accelerator.num_processes > 1:
-                    means = self.accelerator.reduce(means, reduction="mean")
-                logs.update({name: round(value, 6) for name, value in zip(names, means.tolist())})
-                self._metrics.clear()
+        if "loss" in logs and self._term_sums:  # a training log (evaluation logs eval_loss)
+            names = sorted(self._term_sums)
+            means = torch.stack([self._term_sums[name] / self._term_counts[name] for name in names])
+            if self.accelerator.num_processes > 1:
+                means = self.accelerator.reduce(means, reduction="mean")
+            logs.update({name: round(value, 6) for name, value in zip(names, means.tolist())})
+            self._term_sums.clear()
+            self._term_counts.clear()
         super().log(logs, start_time)
 
     # ---- checkpoints: the discriminator and its optimizer travel with the student's ----
-    def _save_optimizer_and_scheduler(self, output_dir: str) -> None:
-        super()._save_optimizer_and_scheduler(output_dir)
-        if self.discriminator is None or not self.args.should_save:
+    def save_discriminator(self, checkpoint: str) -> None:
+        """Write the discriminator and its optimizer into a checkpoint folder that Trainer has written (on the
+        saving process; not under ``hyperparameter_search``, whose trials keep their checkpoints elsewhere)."""
+        if self.discriminator is None or not self.args.should_save or self.hp_search_backend is not None:
             return
-        atomic_save_safetensors(self.discriminator.state_dict(), os.path.join(output_dir, DISCRIMINATOR_WEIGHTS_NAME))
-        with atomic_path(os.path.join(output_dir, DISCRIMINATOR_OPTIMIZER_NAME)) as tmp:
+        if not os.path.isdir(checkpoint):
+            raise FileNotFoundError(f"checkpoint folder {checkpoint} not found: cannot save the discriminator beside it")
+        atomic_save_safetensors(self.discriminator.state_dict(), os.path.join(checkpoint, DISCRIMINATOR_WEIGHTS_NAME))
+        with atomic_path(os.path.join(checkpoint, DISCRIMINATOR_OPTIMIZER_NAME)) as tmp:
             torch.save(self.discriminator_optimizer.state_dict(), tmp)
-
-    def _load_optimizer_and_scheduler(self, checkpoint: str | None) -> None:
-        super()._load_optimizer_and_scheduler(checkpoint)
-        if checkpoint is not None:
-            self.load_discriminator(checkpoint)
 
     def load_discriminator(self, checkpoint: str) -> None:
         """Restore the discriminator and its optimizer from a checkpoint folder (safetensors, weights-only)."""
@@ -331,13 +311,9 @@ class LWKDTrainer(Trainer):
         if not os.path.isfile(weights):
             logger.warning(f"{weights} not found: the discriminator starts afresh (was the checkpoint made with beta=0?)")
             return
-        from safetensors.torch import load_file
-
         optimizer_state = os.path.join(checkpoint, DISCRIMINATOR_OPTIMIZER_NAME)
         if not os.path.isfile(optimizer_state):
             raise FileNotFoundError(f"{optimizer_state} not found beside {weights}: the checkpoint is incomplete")
         self.discriminator.load_state_dict(load_file(weights, device=str(self.args.device)))
         state = torch.load(optimizer_state, map_location=self.args.device, weights_only=True)
         self.discriminator_optimizer.load_state_dict(state)
-        for group in self.discriminator_optimizer.param_groups:  # the saved "fused" is the saving machine's choice
-            group["fused"] = _adam_fused(self.args.device)

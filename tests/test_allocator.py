@@ -1,5 +1,7 @@
+import inspect
 import os
 import platform
+import re
 import resource
 import subprocess
 import sys
@@ -27,12 +29,17 @@ PAGES_PER_ROUND = 12 * (8 << 20) // resource.getpagesize()
 HAND_BACK = "glibc.malloc.mmap_threshold=131072:glibc.malloc.trim_threshold=0"
 
 
-def page_faults_per_round(mode: str) -> tuple[str, list[int]]:
+# the environment the allocator module documents for keep_freed_memory's defaults
+DOCUMENTED_TUNABLES = re.search(r"GLIBC_TUNABLES=(\S+)", allocator.__doc__)[1]
+DOCUMENTED_VARIABLES = dict(re.findall(r"(MALLOC_\w+_)=(\d+)", allocator.__doc__))
+
+
+def page_faults_per_round(mode: str, tunables: str = HAND_BACK) -> tuple[str, list[int]]:
     # no preloaded allocator, malloc variables or torch huge pages from the caller's environment
     env = {k: v for k, v in os.environ.items()
            if k not in ("LD_PRELOAD", "THP_MEM_ALLOC_ENABLE", "GLIBC_TUNABLES") and not k.startswith("MALLOC_")}
     out = subprocess.run([sys.executable, "-c", ROUNDS, mode], capture_output=True, text=True, check=True,
-                         env=env | {"GLIBC_TUNABLES": HAND_BACK})
+                         env=env | {"GLIBC_TUNABLES": tunables})
     lines = out.stdout.split()
     return lines[0], [int(n) for n in lines[1:]]
 
@@ -46,6 +53,15 @@ def test_freed_memory_is_reused_instead_of_faulted_in_again():
     applied, kept = page_faults_per_round("keep")
     assert applied == "True"
     assert sum(kept[2:]) < 0.05 * sum(handed_back[2:])  # the heap serves them again
+    _, kept_by_environment = page_faults_per_round("no call", tunables=DOCUMENTED_TUNABLES)
+    assert sum(kept_by_environment[2:]) < 0.05 * sum(handed_back[2:])
+
+
+def test_documented_environment_has_the_defaults_of_keep_freed_memory():
+    defaults = {name: p.default for name, p in inspect.signature(allocator.keep_freed_memory).parameters.items()}
+    assert defaults == {"mmap_threshold": 33554432, "trim_threshold": 2147483647, "top_pad": 67108864}
+    assert DOCUMENTED_TUNABLES == ":".join(f"glibc.malloc.{name}={value}" for name, value in defaults.items())
+    assert DOCUMENTED_VARIABLES == {f"MALLOC_{name.upper()}_": str(value) for name, value in defaults.items()}
 
 
 def test_values_beyond_a_c_int_are_refused_before_anything_changes(monkeypatch):

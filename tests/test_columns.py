@@ -1,15 +1,10 @@
-"""The teacher-logits column checks (width, finite values, labels in range, presence, non-empty) and the collator
-that puts a table's rows back in a batch."""
+"""The teacher-logits column checks (width, finite values, labels in range, presence, non-empty)."""
 
 import datasets
 import pytest
-import torch
-from transformers import default_data_collator
 
 from lwkd_hf.columns import (
     TEACHER_LOGITS_COLUMN,
-    TEACHER_ROW_COLUMN,
-    TeacherTableCollator,
     column_array,
     logits_feature,
     validate_teacher_column,
@@ -57,18 +52,3 @@ def test_column_array_reads_labels_and_logits_as_arrays():
     assert labels.tolist() == [2, 0] and labels.dtype == "int64"
     assert logits.shape == (2, 3) and logits.dtype == "float32" and logits.tolist() == rows
     assert ds.format["type"] is None  # the dataset itself keeps its format
-
-
-def test_teacher_table_collator_puts_the_rows_logits_in_the_batch():
-    table = torch.arange(12, dtype=torch.float32).reshape(4, 3)
-    features = [{"input_ids": [5, 6], TEACHER_ROW_COLUMN: 3}, {"input_ids": [7, 8], TEACHER_ROW_COLUMN: 1}]
-    batch = TeacherTableCollator(default_data_collator, table, "soft")(features)
-    assert sorted(batch) == ["input_ids", "soft"]
-    assert batch["soft"].tolist() == [[9.0, 10.0, 11.0], [3.0, 4.0, 5.0]]
-    assert batch["input_ids"].tolist() == [[5, 6], [7, 8]]
-
-    def as_lists(rows):  # a collator that leaves the indices as a list
-        return {key: [row[key] for row in rows] for key in rows[0]}
-
-    batch = TeacherTableCollator(as_lists, table, "soft")(features[::-1])
-    assert batch["soft"].tolist() == [[3.0, 4.0, 5.0], [9.0, 10.0, 11.0]]

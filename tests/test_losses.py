@@ -8,7 +8,6 @@ import torch
 
 from lwkd_hf.losses import (
     KL_SCALINGS,
-    adversarial_logit_grads,
     adversarial_student_loss,
     cross_entropy_loss,
     discriminator_loss,
@@ -89,29 +88,24 @@ def test_discriminator_loss_is_minus_eq7():
     assert discriminator_loss(torch.tensor(real), torch.tensor(fake)).item() == pytest.approx(-l_adv, rel=1e-6)
 
 
-def test_discriminator_loss_per_batch_of_a_stack():
-    real = torch.tensor([[1.0, -0.5], [0.2, 3.0]])
-    fake = torch.tensor([[0.3, -2.0, 0.0], [1.0, 1.0, -1.0]])
-    per_batch = discriminator_loss(real, fake, dim=1)
-    assert per_batch.shape == (2,)
-    for i in range(2):
-        assert per_batch[i].item() == pytest.approx(discriminator_loss(real[i], fake[i]).item(), rel=1e-6)
-
-
-def test_closed_form_adversarial_gradients_are_autograds():
+def test_autograds_adversarial_gradients_are_the_closed_forms():
+    """Eq. 7's gradients w.r.t. D's logits: teacher rows (sigmoid(d) - 1) / n_t, student rows sigmoid(d) / n_s for D's
+    loss; for the student's term minus the latter (saturating) or (sigmoid(d) - 1) / n_s (non-saturating)."""
     d_t = torch.tensor([1.0, -0.5, 3.0], dtype=torch.float64, requires_grad=True)
     d_s = torch.tensor([0.3, -2.0], dtype=torch.float64, requires_grad=True)
     grad_t, grad_s = torch.autograd.grad(discriminator_loss(d_t, d_s), [d_t, d_s])
-    (grad_ns,) = torch.autograd.grad(adversarial_student_loss(d_s, non_saturating=True), d_s)
     (grad_sat,) = torch.autograd.grad(adversarial_student_loss(d_s), d_s)
-    rows = torch.cat([d_t, d_s]).detach().float()
-    torch.testing.assert_close(adversarial_logit_grads(rows, 3, 2), torch.cat([grad_t, grad_s]).float())
-    # the saturating student's term is minus the discriminator loss's part on the student's rows
-    torch.testing.assert_close(-grad_s, grad_sat)
-    with_copy = adversarial_logit_grads(torch.cat([rows, rows[3:]]), 3, 2, non_saturating=True)
-    torch.testing.assert_close(with_copy, torch.cat([grad_t, grad_s, grad_ns]).float())
-    # by hand at d = 0: teacher rows (1/2 - 1) / 1, student rows (1/2) / 2, the non-saturating copy (1/2 - 1) / 2
-    assert adversarial_logit_grads(torch.zeros(5), 1, 2, non_saturating=True).tolist() == [-0.5, 0.25, 0.25, -0.25, -0.25]
+    (grad_ns,) = torch.autograd.grad(adversarial_student_loss(d_s, non_saturating=True), d_s)
+    sig_t, sig_s = torch.sigmoid(d_t.detach()), torch.sigmoid(d_s.detach())
+    torch.testing.assert_close(grad_t, ((sig_t - 1) / 3).float(), check_dtype=False)
+    torch.testing.assert_close(grad_s, (sig_s / 2).float(), check_dtype=False)
+    torch.testing.assert_close(grad_sat, -grad_s)
+    torch.testing.assert_close(grad_ns, ((sig_s - 1) / 2).float(), check_dtype=False)
+    # by hand at d = 0: teacher rows (1/2 - 1) / 1, student rows (1/2) / 2
+    zero_t, zero_s = torch.zeros(1, requires_grad=True), torch.zeros(2, requires_grad=True)
+    grads = torch.autograd.grad(discriminator_loss(zero_t, zero_s), [zero_t, zero_s])
+    assert [g.tolist() for g in grads] == [[-0.5], [0.25, 0.25]]
+
 
 
 def test_enhanced_loss_is_eq8():

@@ -5,11 +5,10 @@ import math
 import numpy as np
 import pytest
 import torch
-import torch.nn.functional as F
 
 from lwkd_hf.synthesis import load_mnist
-from lwkd_hf.teacher import LeNet5, Teacher, TeacherConfig
-from lwkd_hf.teacher_training import WARMUP_FRACTION, _fit, _lr_factor, default_per_class, train_teacher
+from lwkd_hf.teacher import Teacher, TeacherConfig
+from lwkd_hf.teacher_training import _fit, default_per_class, train_teacher
 
 
 @pytest.fixture(scope="module")
@@ -37,39 +36,51 @@ def test_short_training_is_sane_and_deterministic(mnist, tmp_path):
     assert loaded.config.test_accuracy == pytest.approx(loaded.accuracy(*_mnist_test(mnist)))
 
 
-@pytest.mark.parametrize("schedule", ["warmup-cosine", "constant"])
-def test_fit_updates_exactly_as_torch_optim_sgd(schedule):
-    """_fit calls SGD's update function directly; the weights must be those of the optimizer object's loop."""
-    generator = torch.Generator().manual_seed(0)
-    x = torch.randint(0, 256, (150, 28, 28), dtype=torch.uint8, generator=generator)
-    y = torch.randint(0, 10, (150,), generator=generator)
-    config = TeacherConfig(num_classes=10, per_class=[15] * 10, seed=4, epochs=3, learning_rate=0.05, batch_size=64,
-                           momentum=0.9, weight_decay=5e-4, lr_schedule=schedule, mnist_source="", mnist_sha256="",
-                           test_accuracy=None, test_examples=0, train_seconds=0.0)
-    with torch.random.fork_rng():
-        torch.manual_seed(1)
-        fitted, reference = LeNet5(), LeNet5()
-    reference.load_state_dict(fitted.state_dict())
-    initial = {name: tensor.clone() for name, tensor in fitted.state_dict().items()}
-    _fit(fitted, x, y, config, progress=False)
+class UnitGradient(torch.nn.Module):
+    """Logits 0, 0 for every row whatever ``w`` is; with label 0 the mean cross-entropy's gradient in ``w`` is 1."""
 
-    optimizer = torch.optim.SGD(reference.parameters(), lr=0.05, momentum=0.9, weight_decay=5e-4, foreach=True)
-    order_generator = torch.Generator().manual_seed(4)
-    total = 3 * math.ceil(150 / 64)
-    step = 0
-    for _ in range(3):
-        order = torch.randperm(150, generator=order_generator)
-        for b in range(math.ceil(150 / 64)):
-            idx = order[b * 64 : (b + 1) * 64]
-            optimizer.param_groups[0]["lr"] = 0.05 * _lr_factor(schedule, step, total, math.ceil(WARMUP_FRACTION * total))
-            loss = F.cross_entropy(reference(x[idx]), y[idx])
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            step += 1
-    assert step == 9 and not torch.equal(fitted.fc2.weight, initial["fc2.weight"])
-    for name, tensor in reference.state_dict().items():
-        assert torch.equal(fitted.state_dict()[name], tensor), name
+    def __init__(self):
+        super().__init__()
+        self.w = torch.nn.Parameter(torch.zeros((), dtype=torch.float64))
+
+    def forward(self, x):
+        offset = self.w - self.w.detach()
+        return torch.stack([-offset, offset]).expand(len(x), 2)
+
+
+def _weights_after_each_step(epochs, start, **recipe):
+    """``_fit`` one step an epoch on UnitGradient; ``w`` is read, then set to ``start``, after every step."""
+    config = TeacherConfig(num_classes=2, per_class=[4, 0], seed=0, epochs=epochs, batch_size=4,
+                           mnist_source="", mnist_sha256="", test_accuracy=None, test_examples=0, train_seconds=0.0,
+                           **recipe)
+    model, weights = UnitGradient(), []
+    with torch.no_grad():
+        model.w.fill_(start)
+
+    @torch.no_grad()
+    def read_and_reset(epoch, model, loss):
+        weights.append(model.w.item())
+        model.w.fill_(start)
+
+    _fit(model, torch.zeros(4, 1), torch.zeros(4, dtype=torch.long), config, progress=False,
+         on_epoch_end=read_and_reset)
+    return weights
+
+
+def test_fit_applies_the_warmup_cosine_rate_at_every_step():
+    # w starts every step at 0 with gradient 1 and no momentum: afterwards it is minus the step's learning rate
+    rates = [-w for w in _weights_after_each_step(21, 0.0, learning_rate=0.05, momentum=0.0, weight_decay=0.0,
+                                                    lr_schedule="warmup-cosine")]
+    # 21 steps: a warmup of ceil(0.05 * 21) = 2 steps, then a cosine over the other 19 that never reaches 0
+    assert rates == [0.025, 0.05] + [0.05 * (0.5 * (1 + math.cos(math.pi * s / 19))) for s in range(19)]
+    assert rates[2] == 0.05 and 0 < rates[-1] < 0.0004
+
+
+def test_fit_applies_momentum_and_weight_decay():
+    # w is 1 before every step: gradient 1 + 0.5 * 1, momentum buffer 1.5, 2.25, 2.625, 2.8125; w = 1 - 0.5 * buffer
+    weights = _weights_after_each_step(4, 1.0, learning_rate=0.5, momentum=0.5, weight_decay=0.5,
+                                       lr_schedule="constant")
+    assert weights == [0.25, -0.125, -0.3125, -0.40625]
 
 
 def _mnist_test(mnist):

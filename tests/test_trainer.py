@@ -9,14 +9,14 @@ import numpy as np
 import pytest
 import torch
 from torch import nn
-from transformers import PretrainedConfig, PreTrainedModel, Trainer
+from transformers import PretrainedConfig, PreTrainedModel, Trainer, TrainerCallback, default_data_collator
 from transformers.modeling_outputs import SequenceClassifierOutput
 
 from lwkd_hf.columns import TEACHER_LOGITS_COLUMN
-from lwkd_hf.losses import discriminator_loss
+from lwkd_hf.discriminator import Discriminator
+from lwkd_hf.losses import adversarial_student_loss, discriminator_loss
 from lwkd_hf.metrics import compute_metrics
-from lwkd_hf.columns import TEACHER_ROW_COLUMN
-from lwkd_hf.trainer import DISCRIMINATOR_OPTIMIZER_NAME, DISCRIMINATOR_WEIGHTS_NAME, LWKDTrainer, step_adam
+from lwkd_hf.trainer import DISCRIMINATOR_OPTIMIZER_NAME, DISCRIMINATOR_WEIGHTS_NAME, LWKDTrainer
 
 TERMS = ["ce", "kl", "adv", "discriminator_loss", "discriminator_acc_real", "discriminator_acc_fake"]
 
@@ -31,56 +31,31 @@ def rows_of(batch, data) -> list[int]:
     return [where[tuple(ids)] for ids in batch["input_ids"].tolist()]
 
 
-def test_teacher_column_is_read_once_and_travels_as_row_indices(tmp_path, tiny_bert, make_args, toy_dataset):
-    data = toy_dataset()
-    trainer = LWKDTrainer(model=tiny_bert(), args=make_args(tmp_path), train_dataset=data)
-    assert trainer.args.remove_unused_columns is True
-    loader = trainer.get_train_dataloader()
-    # the loader reads one index a row, not K floats; its collator puts the rows' logits back in the batch
-    assert loader.dataset.column_names == ["input_ids", "label", TEACHER_ROW_COLUMN]
-    batch = next(iter(loader))
-    assert sorted(batch) == ["input_ids", "labels", TEACHER_LOGITS_COLUMN]
-    rows = rows_of(batch, data)
-    assert len(set(rows)) == 8
-    assert batch[TEACHER_LOGITS_COLUMN].dtype == torch.float32
-    assert np.array_equal(batch[TEACHER_LOGITS_COLUMN].numpy(), np.asarray(data[TEACHER_LOGITS_COLUMN], dtype=np.float32)[rows])
-    assert np.array_equal(batch["labels"].numpy(), np.asarray(data["label"])[rows])
-    assert trainer.train_dataset is data and data.column_names == ["input_ids", "label", "text", TEACHER_LOGITS_COLUMN]
-
-
-def test_each_loader_keeps_the_teacher_logits_of_its_own_dataset(tmp_path, tiny_bert, make_args, toy_dataset):
-    first, second = toy_dataset(seed=0), toy_dataset(seed=0)
-    second = second.remove_columns(TEACHER_LOGITS_COLUMN).add_column(
-        TEACHER_LOGITS_COLUMN, (np.asarray(first[TEACHER_LOGITS_COLUMN]) * 2).tolist())
-    trainer = LWKDTrainer(model=tiny_bert(), args=make_args(tmp_path), train_dataset=first)
-    earlier = trainer.get_train_dataloader()
-    trainer.train_dataset = second
-    later = trainer.get_train_dataloader()
-    for loader, data in ((earlier, first), (later, second)):
-        batch = next(iter(loader))
-        expected = np.asarray(data[TEACHER_LOGITS_COLUMN], dtype=np.float32)[rows_of(batch, data)]
+def test_teacher_column_travels_through_trainers_own_loader(tmp_path, tiny_bert, make_args, toy_dataset):
+    for data in (toy_dataset(), toy_dataset().shuffle(seed=1)):  # plain, and behind an indices mapping
+        trainer = LWKDTrainer(model=tiny_bert(), args=make_args(tmp_path), train_dataset=data)
+        assert trainer.args.remove_unused_columns is True
+        batch = first_batch(trainer)
+        assert sorted(batch) == ["input_ids", "labels", TEACHER_LOGITS_COLUMN]
+        rows = rows_of(batch, data)
+        assert len(set(rows)) == 8 and batch[TEACHER_LOGITS_COLUMN].dtype == torch.float32
+        expected = np.asarray(data[TEACHER_LOGITS_COLUMN], dtype=np.float32)[rows]
         assert np.array_equal(batch[TEACHER_LOGITS_COLUMN].numpy(), expected)
+        assert np.array_equal(batch["labels"].numpy(), np.asarray(data["label"])[rows])
+        assert trainer.train_dataset is data
 
 
-def test_a_custom_column_name_travels_as_row_indices_too(tmp_path, tiny_bert, make_args, toy_dataset):
-    data = toy_dataset().rename_column(TEACHER_LOGITS_COLUMN, "soft")
-    trainer = LWKDTrainer(model=tiny_bert(), args=make_args(tmp_path, teacher_logits_column="soft"), train_dataset=data)
-    loader = trainer.get_train_dataloader()
-    assert "soft" not in loader.dataset.column_names
-    batch = next(iter(loader))
-    assert sorted(batch) == ["input_ids", "labels", "soft"]
-    assert np.array_equal(batch["soft"].numpy(), np.asarray(data["soft"], dtype=np.float32)[rows_of(batch, data)])
+def test_a_users_collator_reads_the_teacher_column(tmp_path, tiny_bert, make_args, toy_dataset):
+    data, seen = toy_dataset().rename_column(TEACHER_LOGITS_COLUMN, "soft"), []
 
+    def collator(features):  # a user's collator that looks at the teacher logits
+        seen.extend(feature["soft"] for feature in features)
+        return default_data_collator(features)
 
-def test_datasets_behind_an_indices_mapping_keep_the_column_and_are_not_copied(tmp_path, tiny_bert, make_args, toy_dataset):
-    data = toy_dataset().shuffle(seed=1)  # an indices mapping: adding a column would flatten (copy) the dataset
-    trainer = LWKDTrainer(model=tiny_bert(), args=make_args(tmp_path), train_dataset=data)
-    loader = trainer.get_train_dataloader()
-    assert TEACHER_ROW_COLUMN not in loader.dataset.column_names and data._indices is not None
-    batch = next(iter(loader))
-    assert sorted(batch) == ["input_ids", "labels", TEACHER_LOGITS_COLUMN]
-    assert np.array_equal(batch[TEACHER_LOGITS_COLUMN].numpy(), np.asarray(data[TEACHER_LOGITS_COLUMN], dtype=np.float32)[rows_of(batch, data)])
-    assert trainer.train().training_loss > 0
+    trainer = LWKDTrainer(model=tiny_bert(), args=make_args(tmp_path, max_steps=2, teacher_logits_column="soft"),
+                          train_dataset=data, data_collator=collator)
+    trainer.train()
+    assert len(seen) >= 16 and all(row in data["soft"] for row in seen)  # 16 trained on, more fetched ahead
 
 
 def test_iterable_training_sets_keep_the_column_in_their_batches(tmp_path, tiny_bert, make_args, toy_dataset):
@@ -116,21 +91,28 @@ def test_compute_loss_is_eq8_and_gradients_stay_apart(tmp_path, tiny_bert, make_
         adv = np.log(1 - 1 / (1 + np.exp(-d_student))).mean()
     assert loss.item() == pytest.approx(0.7 * ce + 0.3 * kl + 0.2 * adv, rel=1e-5)
 
-    # the discriminator's own loss put gradients on D only, none on the student: autograd's for -L_ADV (Eq. 7)
+    # before a backward pass nothing has a gradient; one backward pass gives D the gradient of its own loss, -L_ADV
+    # (Eq. 7, the student's rows constant), and the student that of Eq. 8 with D's weights constant
+    assert all(p.grad is None for p in [*model.parameters(), *trainer.discriminator.parameters()])
     reference = copy.deepcopy(trainer.discriminator)
-    reference.zero_grad(set_to_none=True)
     p_s, p_t = (torch.tensor(np.exp(log_p), dtype=torch.float32) for log_p in (log_ps, log_pt))
     discriminator_loss(reference(p_t), reference(p_s)).backward()
+    reference.requires_grad_(False)
+    student = copy.deepcopy(model)
+    z = student(input_ids=batch["input_ids"]).logits
+    log_p_student = torch.log_softmax(z / 2.0, dim=-1)
+    expected = (0.7 * torch.nn.functional.cross_entropy(z, batch["labels"])
+                + 0.3 * 4.0 * torch.nn.functional.kl_div(log_p_student, torch.tensor(log_pt, dtype=torch.float32),
+                                                         reduction="batchmean", log_target=True)
+                + 0.2 * adversarial_student_loss(reference(log_p_student.exp())))
+    expected.backward()
+    loss.backward()
     for p, ref in zip(trainer.discriminator.parameters(), reference.parameters()):
         assert ref.grad.abs().sum() > 0
         torch.testing.assert_close(p.grad, ref.grad, rtol=1e-4, atol=1e-7)
-    assert all(p.grad is None for p in model.parameters())
-    d_grads = [p.grad.clone() for p in trainer.discriminator.parameters()]
-    # the student's loss puts gradients on the student only, none on D
-    loss.backward()
-    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.parameters())
-    for before, p in zip(d_grads, trainer.discriminator.parameters()):
-        torch.testing.assert_close(p.grad, before, rtol=0, atol=0)
+    for (name, p), ref in zip(model.named_parameters(), student.parameters()):
+        if ref.grad is not None:
+            torch.testing.assert_close(p.grad, ref.grad, rtol=1e-4, atol=1e-7, msg=name)
 
 
 def test_non_saturating_option(tmp_path, tiny_bert, make_args, toy_dataset):
@@ -232,27 +214,25 @@ def test_terms_logged_every_logging_steps_as_averages(tmp_path, trained_state):
             assert pair[term] == pytest.approx(mean, abs=2e-6), term
 
 
-def test_discriminator_metrics_are_per_micro_batch_means_for_any_batch_sizes(tmp_path, tiny_bert, make_args, toy_dataset):
-    trainer = LWKDTrainer(model=tiny_bert(), args=make_args(tmp_path), train_dataset=toy_dataset())
-    kept = [(torch.tensor([1.0, -1.0]), torch.tensor([-2.0, 0.5])), (torch.tensor([3.0, 2.0]), torch.tensor([-1.0, -1.0])),
-            (torch.tensor([-1.0]), torch.tensor([2.0]))]  # a last, smaller micro-batch
-    trainer._discriminator_logits.extend(kept)
-    trainer._record_discriminator_metrics()
-    assert not trainer._discriminator_logits
-    got = {name: torch.cat([v.reshape(-1) for v in trainer._metrics[name]]).tolist() for name in TERMS[3:]}
-    assert sorted(got["discriminator_acc_real"]) == [0.0, 0.5, 1.0] and sorted(got["discriminator_acc_fake"]) == [0.0, 0.5, 1.0]
-    expected = sorted(discriminator_loss(t, s).item() for t, s in kept)
-    assert sorted(got["discriminator_loss"]) == pytest.approx(expected, rel=1e-6)
+def test_terms_are_kept_as_running_sums_whatever_the_logging_strategy(tmp_path, tiny_bert, make_args, toy_dataset):
+    trainer = LWKDTrainer(model=tiny_bert(), args=make_args(tmp_path, max_steps=6, logging_strategy="no"),
+                          train_dataset=toy_dataset())
+    sizes = []
+    trainer.add_callback(type("Sizes", (TrainerCallback,), {"on_step_end": lambda self, *a, **k: sizes.append(
+        sum(t.numel() for t in trainer._term_sums.values()))})())
+    trainer.train()
+    assert sizes == [6] * 6  # six scalar sums after every step, not six more tensors a step
+    assert not any("ce" in log for log in trainer.state.log_history)
 
 
 def test_terms_left_from_an_earlier_train_call_are_not_logged(tmp_path, tiny_bert, make_args, toy_dataset):
     logged = []
     for leftover in (False, True):
         trainer = LWKDTrainer(model=tiny_bert(), args=make_args(tmp_path / str(leftover), max_steps=1, logging_steps=1),
-                              train_dataset=toy_dataset())
-        if leftover:
-            trainer._metrics["ce"].append(torch.tensor(99.0))
-            trainer._discriminator_logits.append((torch.tensor([50.0]), torch.tensor([50.0])))
+                              train_dataset=toy_dataset(seed=0))
+        if leftover:  # terms of a batch that no log of this train() covers
+            trainer.compute_loss(trainer.model.train(), first_batch(LWKDTrainer(
+                model=tiny_bert(), args=make_args(tmp_path / "other"), train_dataset=toy_dataset(seed=5))))
         trainer.train()
         logged.append(trainer.state.log_history[0])
     for key in TERMS:
@@ -285,17 +265,12 @@ def test_checkpoint_round_trip_of_discriminator_and_optimizer(tmp_path, trained_
     second.load_discriminator(str(checkpoint))
     for name, value in first.discriminator.state_dict().items():
         torch.testing.assert_close(second.discriminator.state_dict()[name], value, rtol=0, atol=0)
-    saved = torch.load(checkpoint / DISCRIMINATOR_OPTIMIZER_NAME, weights_only=True)
-    saved["param_groups"][0]["fused"] = None  # as saved before D's Adam was fused, or by a torch without a fused Adam
-    torch.save(saved, checkpoint / DISCRIMINATOR_OPTIMIZER_NAME)
-    second.load_discriminator(str(checkpoint))  # the loading machine's choice wins
-    assert second.discriminator_optimizer.param_groups[0]["fused"] is first.discriminator_optimizer.param_groups[0]["fused"]
     (checkpoint / DISCRIMINATOR_OPTIMIZER_NAME).unlink()
     with pytest.raises(FileNotFoundError, match="discriminator_optimizer.pt not found"):
         second.load_discriminator(str(checkpoint))
     a, b = first.discriminator_optimizer.state_dict(), second.discriminator_optimizer.state_dict()
     assert a["param_groups"] == b["param_groups"]
-    assert a["param_groups"][0]["fused"] is (True if torch.__version__ >= (2, 4) else None)  # one kernel where torch has it
+    assert a["param_groups"][0]["fused"] is True  # one kernel for all of D's tensors
     for key, state in a["state"].items():
         for field in ("step", "exp_avg", "exp_avg_sq"):
             torch.testing.assert_close(b["state"][key][field], state[field], rtol=0, atol=0)
@@ -405,9 +380,9 @@ def test_deepspeed_and_fsdp_are_refused_with_a_discriminator(tmp_path, engine, t
     setattr(trainer, engine, True)
     name = "DeepSpeed" if "deepspeed" in engine else "FSDP"
     with pytest.raises(ValueError, match=f"beta=0.1 is not supported under {name}"):
-        trainer._check_parallelism()
+        trainer.create_discriminator()
     trainer.args.beta = 0.0
-    trainer._check_parallelism()  # vanilla KD (no discriminator) goes through the engine like any Trainer
+    trainer.create_discriminator()  # vanilla KD (no discriminator) goes through the engine like any Trainer
 
 
 def test_label_smoothing_trains_smoothed_but_evaluates_plain_cross_entropy(tmp_path, tiny_bert, make_args, toy_dataset):
@@ -500,31 +475,85 @@ def test_signature_is_trainers_so_positional_arguments_keep_their_meaning():
     assert all(lwkd_parameters[name].default == p.default for name, p in trainer_parameters.items() if name != "self")
 
 
-@pytest.mark.parametrize("options,calls_of_step", [(dict(weight_decay=0.01), 2), (dict(amsgrad=True), 4)])
-def test_step_adam_matches_adam_step_exactly(options, calls_of_step):
-    torch.manual_seed(0)
-    models = [nn.Linear(5, 3), nn.Linear(5, 3)]
-    models[1].load_state_dict(models[0].state_dict())
-    optimizers = [torch.optim.Adam(m.parameters(), lr=0.01, fused=True, **options) for m in models]
-    hook = optimizers[1].register_step_post_hook(lambda *_: None)
-    adam_step, calls = optimizers[1].step, []
-    optimizers[1].step = lambda: calls.append(1) or adam_step()
-    for step in range(4):
-        grads = [torch.randn_like(p) for p in models[0].parameters()]
-        for model in models:
-            for p, g in zip(model.parameters(), grads):
-                p.grad = g.clone()
-        optimizers[0].step()
-        if step == 2:
-            hook.remove()
-        step_adam(optimizers[1])
-    # step() on the first step (no state yet) and while a hook is registered; then, for plain options, the kernel
-    assert len(calls) == calls_of_step
-    for a, b in zip(models[0].parameters(), models[1].parameters()):
-        assert torch.equal(a, b)
-    states = [o.state_dict()["state"] for o in optimizers]
-    assert states[0].keys() == states[1].keys() == {0, 1}
-    for key, state in states[0].items():
-        assert state.keys() == states[1][key].keys()
-        assert all(torch.equal(value, states[1][key][name]) for name, value in state.items())
-    assert states[1][0]["step"].item() == 4
+# ---- what users combine Trainer with: hyperparameter_search, plain nn.Module students, manual forward passes ----
+
+
+def test_hyperparameter_search_gives_each_trial_its_own_discriminator_and_checks_its_settings(
+    tmp_path, tiny_bert, make_args, toy_dataset
+):
+    trials = [dict(beta=0.1, discriminator_learning_rate=1e-3), dict(beta=0.0, alpha=0.5),
+              dict(beta=0.5, discriminator_learning_rate=0.02), dict(alpha=1.7)]
+    seen = []
+
+    class Record(TrainerCallback):
+        def on_step_begin(self, args, state, control, **kwargs):
+            if state.global_step == 0:  # D as the trial starts: built from its settings, fresh and seeded
+                d = trainer.discriminator
+                seen.append({"beta": args.beta, "d": None if d is None else copy.deepcopy(d.state_dict()),
+                             "lr": None if d is None else trainer.discriminator_optimizer.param_groups[0]["lr"],
+                             "adam_state": None if d is None else len(trainer.discriminator_optimizer.state)})
+
+        def on_train_end(self, args, state, control, **kwargs):
+            d_optimizer = trainer.discriminator_optimizer
+            seen[-1]["adam_steps"] = None if d_optimizer is None else int(d_optimizer.state_dict()["state"][0]["step"])
+            seen[-1]["logged"] = sorted(k for k in state.log_history[0] if k in TERMS)
+
+    trainer = LWKDTrainer(
+        args=make_args(tmp_path, max_steps=4, beta=0.0), train_dataset=toy_dataset(),
+        eval_dataset=toy_dataset(16, seed=1, with_teacher=False), model_init=lambda: tiny_bert(), callbacks=[Record()],
+    )
+    assert trainer.discriminator is None
+    with pytest.raises(ValueError, match=r"alpha must be in \[0, 1\], got alpha=1.7"):
+        trainer.hyperparameter_search(hp_space=lambda trial: trials[trial.number], backend="optuna", n_trials=4,
+                                      direction="minimize", compute_objective=lambda metrics: metrics["eval_loss"])
+    assert [trial["beta"] for trial in seen] == [0.1, 0.0, 0.5]
+    torch.manual_seed(7)  # args.seed
+    fresh = Discriminator(4).state_dict()
+    for trial in (seen[0], seen[2]):
+        assert trial["adam_state"] == 0 and trial["adam_steps"] == 4 and trial["logged"] == sorted(TERMS)
+        assert all(torch.equal(trial["d"][name], value) for name, value in fresh.items())
+    assert seen[0]["lr"] == 1e-3 and seen[2]["lr"] == 0.02
+    assert seen[1]["d"] is None and seen[1]["logged"] == ["ce", "kl"]
+
+
+class PlainClassifier(nn.Module):
+    """A student that is no PreTrainedModel and has no config: returns the logits tensor itself."""
+
+    def __init__(self, num_labels=4):
+        super().__init__()
+        torch.manual_seed(0)
+        self.embed, self.out = nn.EmbeddingBag(40, 8), nn.Linear(8, num_labels)
+
+    def forward(self, input_ids):
+        return self.out(self.embed(input_ids))
+
+
+def test_plain_module_students_returning_bare_logits_train_evaluate_and_predict(tmp_path, make_args, toy_dataset):
+    evaluation = toy_dataset(16, seed=1, with_teacher=False)
+    for num_labels in (None, 4):  # K from the teacher column's width, or from LWKDConfig.num_labels
+        trainer = LWKDTrainer(model=PlainClassifier(), args=make_args(tmp_path, max_steps=3, num_labels=num_labels),
+                              train_dataset=toy_dataset(), eval_dataset=evaluation)
+        assert trainer.num_labels == 4
+        trainer.train()
+        assert trainer.state.global_step == 3 and "adv" in trainer.state.log_history[0]
+        predicted = trainer.predict(evaluation)
+        assert predicted.predictions.shape == (16, 4)
+        with torch.no_grad():
+            logits = trainer.model(torch.tensor(evaluation["input_ids"]))
+        np.testing.assert_allclose(predicted.predictions, logits.numpy(), rtol=1e-6)
+        expected = torch.nn.functional.cross_entropy(logits, torch.tensor(evaluation["label"])).item()
+        assert predicted.metrics["test_loss"] == pytest.approx(expected, rel=1e-5)
+    with pytest.raises(ValueError, match=r"cannot tell the number of classes K.*LWKDConfig\(num_labels=K\)"):
+        LWKDTrainer(model=PlainClassifier(), args=make_args(tmp_path, alpha=0.0, beta=0.0),
+                    train_dataset=toy_dataset(with_teacher=False))
+
+
+def test_a_forward_pass_without_backward_leaves_no_gradient_in_the_discriminator(tmp_path, trained_state, tiny_bert,
+                                                                                  make_args, toy_dataset):
+    plain = trained_state(tmp_path, "plain", max_steps=2)
+    trainer = LWKDTrainer(model=tiny_bert(), args=make_args(tmp_path / "probed", max_steps=2), train_dataset=toy_dataset())
+    trainer.compute_loss(trainer.model.train(), first_batch(trainer))  # e.g. a probe, or a batch an OOM cut short
+    assert all(p.grad is None for p in trainer.discriminator.parameters())
+    trainer.train()
+    for a, b in zip(plain.discriminator.parameters(), trainer.discriminator.parameters()):
+        torch.testing.assert_close(b, a, rtol=0, atol=0)

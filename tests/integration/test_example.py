@@ -82,6 +82,7 @@ def test_run_config_records_lsr_and_tfkd_targets_exactly(thucnews_dir, tmp_path)
                                             "--config_overrides", "ngram_buckets=100,embedding_dim=16"))
     record = json.loads((tmp_path / "lsr" / "run_config.json").read_text())
     assert record["training"]["label_smoothing_factor"] == 0.2 and record["training"]["alpha"] == 0.0
+    assert record["training"]["keep_freed_memory"] is False  # glibc's malloc settings left alone unless asked
     assert record["soft_targets"]["true_class_probability"] == pytest.approx(1 - 0.2 + 0.2 / 10)
     run_text_classification.main(quick_args(thucnews_dir, tmp_path / "tfkd", "tfkd", "fasttext", "--temperature", "2",
                                             "--config_overrides", "ngram_buckets=100,embedding_dim=16"))
