@@ -19,7 +19,7 @@
 ``--append`` adds this call's rounds and step processes to the file's (same machine, epochs, memory setting and
 benchmarked code, else it refuses before running anything); each call's rounds are bracketed by its own sups, and
 the ratios are pooled with 95 % t intervals over all rounds and processes. ``--plot F.png`` draws every whole run in
-order and the pooled ratios against issue 9's targets; ``--report-only`` pools ``--output``'s runs again, rewrites
+order and the pooled ratios against the targets; ``--report-only`` pools ``--output``'s runs again, rewrites
 it, prints the figures and draws ``--plot``, measuring nothing.
 
 Every part runs under glibc's malloc settings, as the example script does by default; ``--keep-freed-memory`` has
@@ -48,15 +48,15 @@ from overhead import step_ratios_over_processes
 from lwkd_hf.allocator import keep_freed_memory
 from lwkd_hf.atomic import atomic_path, atomic_write_json
 from lwkd_hf.soft_targets import add_teacher_logits
-from lwkd_hf.stats import paired_difference
+from lwkd_hf.comparison import paired_difference
 from lwkd_hf.synthesis import load_mnist, synmnist_arrays
 from lwkd_hf.teacher_training import default_per_class, train_teacher
 from lwkd_hf.text.data import load_thucnews
 
 REPO = Path(__file__).resolve().parents[1]
 SCRIPT = REPO / "examples" / "run_text_classification.py"
-#: issue 9's targets on 2 CPU cores: whole run with an empty and with a warm teacher cache, training step
-TARGETS = {"cold": 1.20, "warm": 1.05, "step": 1.01}
+#: the targets on 2 CPU cores (issue 9; issue 25 relaxed the step to 1.02): whole run cold and warm, training step
+TARGETS = {"cold": 1.20, "warm": 1.05, "step": 1.02}
 #: the code that runs in the timed parts (this script only arranges them): appended rounds must have run it unchanged
 BENCHMARKED_CODE = ["lwkd_hf", "examples/run_text_classification.py", "benchmarks/overhead.py"]
 

@@ -33,7 +33,7 @@ from lwkd_hf import LWKDConfig, LWKDTrainer
 from lwkd_hf.allocator import keep_freed_memory
 from lwkd_hf.atomic import atomic_write_json
 from lwkd_hf.columns import TEACHER_LOGITS_COLUMN
-from lwkd_hf.stats import paired_difference
+from lwkd_hf.comparison import paired_difference
 from lwkd_hf.text.models import build_small_bert, build_student
 
 VOCAB, SEQ_LEN, NUM_LABELS = 4762, 32, 10

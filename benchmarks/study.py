@@ -49,7 +49,9 @@ from reproduce import REPO, finished, log, run_example
 
 from lwkd_hf.atomic import atomic_path, atomic_write_json, atomic_write_text
 from lwkd_hf.methods import ABLATIONS, METHODS
-from lwkd_hf.stats import binomial_half_width, holm, paired_difference
+from lwkd_hf.comparison import binomial_half_width, holm, paired_difference
+from lwkd_hf.scripts.compare import GRIDS, config_name
+from lwkd_hf.scripts.compare import PAPER_SETTINGS as PAPER
 
 DATASET, STUDENT, NUM_CLASSES = "thucnews", "textcnn", 10
 EPOCH_BUDGET = 20
@@ -66,43 +68,6 @@ COMPARED = ("sup", "lsr", "tfkd", "kd", "lwkd")
 KD_TEACHER = "textrcnn"
 # a LeNet5-sized text classifier (~60K parameters) trained on the target data: the "w/o SYN" teacher
 LIGHT_TEACHER = ["--model", "fasttext", "--config_overrides", "embedding_dim=12,hidden_size=16,ngram_buckets=16"]
-
-# method -> configurations, the paper's stated setting first (LW-KD's text setting alpha 0.5, beta 0.1, tau 6,
-# Eq. 4 without tau^2, discriminator Adam 0.1; LSR's customary 0.1; Tf-KD's a = 0.9). Six each.
-PAPER = {
-    "sup": {},
-    "lsr": {"lsr_epsilon": 0.1},
-    "tfkd": {"tfkd_correct_prob": 0.9, "alpha": 0.5, "temperature": 6, "kl_scaling": "none"},
-    "kd": {"alpha": 0.5, "temperature": 6, "kl_scaling": "none"},
-    "lwkd": {"alpha": 0.5, "temperature": 6, "kl_scaling": "none", "beta": 0.1, "discriminator_learning_rate": 0.1},
-}
-GRIDS = {
-    "sup": [PAPER["sup"]],
-    "lsr": [{"lsr_epsilon": e} for e in (0.1, 0.05, 0.2, 0.3, 0.4, 0.5)],
-    "tfkd": [PAPER["tfkd"]] + [
-        {"tfkd_correct_prob": a, "alpha": 0.5, "temperature": t, "kl_scaling": s}
-        for a, t, s in [(0.99, 6, "none"), (0.9, 20, "none"), (0.9, 6, "tau2_over_k"), (0.9, 6, "tau2"),
-                        (0.99, 20, "tau2")]
-    ],
-    "kd": [PAPER["kd"]] + [
-        {"alpha": a, "temperature": t, "kl_scaling": s}
-        for a, t, s in [(0.9, 6, "none"), (0.5, 2, "none"), (0.5, 20, "none"), (0.5, 6, "tau2_over_k"),
-                        (0.5, 6, "tau2")]
-    ],
-    "lwkd": [PAPER["lwkd"]] + [
-        {"alpha": 0.5, "temperature": t, "kl_scaling": s, "beta": b, "discriminator_learning_rate": 1e-3}
-        for t, s, b in [(6, "none", 0.1), (6, "tau2_over_k", 0.1), (6, "tau2", 0.1), (2, "none", 0.1),
-                        (6, "none", 0.01)]
-    ],
-}
-SHORT = {"lsr_epsilon": "eps", "tfkd_correct_prob": "a", "alpha": "alpha", "temperature": "tau", "kl_scaling": "kl",
-         "beta": "beta", "discriminator_learning_rate": "dlr"}
-
-
-def config_name(settings: dict) -> str:
-    """``alpha0.5-tau6-klnone`` for a settings dict; ``default`` for none."""
-    return "-".join(f"{SHORT[k]}{v}" for k, v in settings.items()) or "default"
-
 
 #: table -> the methods it shows beside COMPARED (ablations and KD-shuffle)
 TABLES = {"paper": ("lwkd-no-adv", "lwkd-no-kl", "lwkd-no-syn", "kd-shuffle"), "tuned": ("lwkd-no-adv", "lwkd-no-kl")}

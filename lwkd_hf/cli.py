@@ -1,4 +1,5 @@
-"""The ``lwkd`` command: ``lwkd teacher`` trains the lightweight teacher, ``lwkd targets`` adds its soft targets."""
+"""The ``lwkd`` command: ``lwkd train`` (one run), ``lwkd compare`` (methods side by side over seeds),
+``lwkd teacher`` (the lightweight teacher), ``lwkd targets`` (its soft targets as a dataset column)."""
 
 from __future__ import annotations
 
@@ -79,9 +80,21 @@ def _targets(args: argparse.Namespace) -> None:
     print(json.dumps({"output": str(args.output), "splits": summary}, ensure_ascii=False))
 
 
+#: Subcommands that parse their own arguments (HfArgumentParser over dataclasses): name -> (module, help).
+SCRIPTS = {
+    "train": ("lwkd_hf.scripts.train", "train one model with LW-KD or a baseline (run_classification.py's arguments)"),
+    "compare": ("lwkd_hf.scripts.compare", "compare methods on your data over paired seeds: intervals and a verdict"),
+}
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="lwkd", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="lwkd", description="LW-KD for Hugging Face Transformers: train, compare methods, make a teacher and "
+        "its soft targets. 'lwkd COMMAND --help' lists a command's arguments.",
+    )
     commands = parser.add_subparsers(dest="command", required=True)
+    for name, (_, help_text) in SCRIPTS.items():
+        commands.add_parser(name, help=help_text, add_help=False)
 
     teacher = commands.add_parser("teacher", help="train LeNet5 on SynMNIST-K and save it (safetensors + config.json)")
     teacher.add_argument("--num-classes", type=int, required=True, help="K, the target dataset's class count")
@@ -122,6 +135,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] in SCRIPTS:  # the script parses the rest, --help included
+        import importlib
+
+        importlib.import_module(SCRIPTS[argv[0]][0]).main(argv[1:])
+        return
     args = build_parser().parse_args(argv)
     try:
         args.func(args)

@@ -1,4 +1,5 @@
-"""Accuracy and macro-F1 as local ``evaluate`` metrics, so evaluation needs no Hub download.
+"""Accuracy and macro-F1 as local ``evaluate`` metrics, so evaluation needs no Hub download; the expected
+calibration error beside them.
 
 ``evaluate.load("accuracy")`` fetches a script from the Hub. The classes here are ``evaluate.Metric``
 subclasses with the same inputs and outputs, so ``compute``, ``add_batch`` and ``evaluate.combine``
@@ -53,8 +54,24 @@ def load_metric(name: str, **kwargs) -> evaluate.EvaluationModule:
     return evaluate.load(name, **kwargs)
 
 
+def expected_calibration_error(logits: np.ndarray, labels: np.ndarray, bins: int = 15) -> float:
+    """ECE (Guo et al., 2017): the confidence (largest softmax probability) of each example put in ``bins``
+    equal-width bins of (0, 1]; the mean over examples of |accuracy - mean confidence| of their bin."""
+    logits = np.asarray(logits, dtype=np.float64)
+    probs = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    probs /= probs.sum(axis=-1, keepdims=True)
+    confidence, correct = probs.max(axis=-1), probs.argmax(axis=-1) == np.asarray(labels)
+    which = np.clip(np.ceil(confidence * bins).astype(int) - 1, 0, bins - 1)
+    gap = 0.0
+    for b in np.unique(which):
+        in_bin = which == b
+        gap += in_bin.sum() * abs(correct[in_bin].mean() - confidence[in_bin].mean())
+    return float(gap / len(labels))
+
+
 def compute_metrics(eval_pred) -> dict[str, float]:
-    """A ready ``compute_metrics`` for ``Trainer``: ``accuracy`` and ``macro_f1`` of argmax predictions.
+    """A ready ``compute_metrics`` for ``Trainer``: ``accuracy`` and ``macro_f1`` of argmax predictions, and
+    ``ece`` (:func:`expected_calibration_error`, 15 bins); with it, ``eval_loss`` is the test NLL.
 
     The metrics are kept in memory: every process may call this with the gathered predictions.
     """
@@ -65,4 +82,5 @@ def compute_metrics(eval_pred) -> dict[str, float]:
     return {
         "accuracy": Accuracy(keep_in_memory=True).compute(predictions=predictions, references=labels)["accuracy"],
         "macro_f1": MacroF1(keep_in_memory=True).compute(predictions=predictions, references=labels)["f1"],
+        "ece": expected_calibration_error(logits, labels),
     }

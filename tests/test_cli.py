@@ -1,4 +1,4 @@
-"""The `lwkd teacher` and `lwkd targets` commands on real MNIST digits, and their errors."""
+"""The `lwkd` command: `teacher` and `targets` on real MNIST digits and their errors; the help of every command."""
 
 import json
 
@@ -60,3 +60,21 @@ def test_cli_teacher_without_per_class_takes_every_mnist_training_digit(mnist_di
           "--device", "cpu"])
     config = json.loads((out / "config.json").read_text())
     assert config["per_class"] == [5923, 6742, 5958]  # MNIST's own training counts of digits 0, 1, 2 (Table 2's T1)
+
+
+def test_help_is_plain_text_and_lists_every_command(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        lwkd(["--help"])
+    assert exit_info.value.code == 0
+    text = capsys.readouterr().out
+    assert all(f"    {command}" in text for command in ("train", "compare", "teacher", "targets"))
+    assert "``" not in text and ":func:" not in text
+
+
+def test_train_and_compare_take_their_scripts_arguments(capsys):
+    for command, flag in (("train", "--method"), ("compare", "--seeds")):
+        with pytest.raises(SystemExit) as exit_info:
+            lwkd([command, "--help"])
+        assert exit_info.value.code == 0
+        text = capsys.readouterr().out
+        assert flag in text and "--train_file" in text

@@ -1,4 +1,5 @@
-"""examples/run_text_classification.py end to end on a few hundred THUCNews headlines."""
+"""`lwkd train` (lwkd_hf.scripts.train, which examples/run_text_classification.py runs) end to end on a few hundred
+THUCNews headlines."""
 
 import json
 import os
@@ -10,13 +11,12 @@ import pytest
 import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-from ..conftest import load_script
+from lwkd_hf.scripts import train as run_text_classification
+
+from .conftest import TOPICS, headlines, write_csv
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "examples" / "run_text_classification.py"
-
-
-run_text_classification = load_script(SCRIPT, "run_text_classification")
 
 pytestmark = pytest.mark.slow
 
@@ -131,48 +131,6 @@ def test_two_cpu_processes_under_accelerate_launch(thucnews_dir, tmp_path):
 
 
 # ---- your own data and model: files with other column names, string labels, a local checkpoint ----
-
-TOPICS = {0: "finance", 1: "realty", 2: "stocks"}
-
-
-def headlines(thucnews_dir, n_per_class, offset=0):
-    """``n_per_class`` THUCNews training headlines of classes 0-2 (rows from ``offset``), labelled by topic name."""
-    rows, seen = [], {c: 0 for c in TOPICS}
-    for line in (thucnews_dir / "train_first45000.txt").read_text(encoding="utf-8").splitlines():
-        text, label = line.rsplit("\t", 1)
-        label = int(label)
-        if label in TOPICS:
-            seen[label] += 1
-            if offset < seen[label] <= offset + n_per_class:
-                rows.append({"title": text, "topic": TOPICS[label]})
-    return rows
-
-
-@pytest.fixture(scope="module")
-def tiny_checkpoint(thucnews_dir, tmp_path_factory):
-    """A tiny BERT saved with save_pretrained and a BertTokenizerFast built from a vocabulary file."""
-    from transformers import BertConfig, BertForSequenceClassification, BertTokenizerFast
-
-    folder = tmp_path_factory.mktemp("tiny-bert")
-    chars = sorted({ch for row in headlines(thucnews_dir, 200) for ch in row["title"]})
-    vocab = folder / "vocab.txt"
-    vocab.write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *chars]) + "\n", encoding="utf-8")
-    tokenizer = BertTokenizerFast(vocab_file=str(vocab))
-    config = BertConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
-                        intermediate_size=64, max_position_embeddings=64, num_labels=3)
-    BertForSequenceClassification(config).save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return folder
-
-
-def write_csv(path, rows, columns):
-    import csv
-
-    with open(path, "w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, fieldnames=columns)
-        writer.writeheader()
-        writer.writerows({c: row[c] for c in columns} for row in rows)
-
 
 def predicted_labels(output_dir, texts):
     model = AutoModelForSequenceClassification.from_pretrained(output_dir).eval()

@@ -1,10 +1,11 @@
-"""Paired comparisons, Holm's correction and the binomial half-width against hand computations."""
+"""Paired comparisons, Holm's correction and the binomial half-width against hand computations; the report of
+``lwkd compare`` (the family, the verdict) on hand-made scores."""
 
 import math
 
 import pytest
 
-from lwkd_hf.stats import binomial_half_width, holm, paired_difference
+from lwkd_hf.comparison import binomial_half_width, comparisons, holm, paired_difference, verdict
 
 
 def test_paired_difference_matches_a_hand_t_interval():
@@ -36,10 +37,35 @@ def test_holm_steps_down_and_stays_monotone():
 
 
 def test_binomial_half_width_at_ten_thousand_examples():
-    assert binomial_half_width(0.88, 10_000) == pytest.approx(1.96 * math.sqrt(0.88 * 0.12 / 10_000))
+    assert binomial_half_width(0.88, 10_000) == pytest.approx(1.959964 * math.sqrt(0.88 * 0.12 / 10_000))
     assert binomial_half_width(0.88, 10_000) == pytest.approx(0.00637, abs=1e-5)
 
 
 def test_binomial_half_width_needs_examples():
     with pytest.raises(ValueError, match="needs n >= 1 examples, got n=0"):
         binomial_half_width(0.9, 0)
+
+
+def scores(**methods):
+    return {method: dict(enumerate(values)) for method, values in methods.items()}
+
+
+def test_the_family_is_each_method_minus_sup_then_lwkd_minus_the_others():
+    accuracy = scores(sup=[0.80, 0.82, 0.81], lsr=[0.83, 0.84, 0.84], lwkd=[0.80, 0.83, 0.80])
+    family = comparisons(accuracy)
+    assert [(c["a"], c["b"]) for c in family] == [("lsr", "sup"), ("lwkd", "sup"), ("lwkd", "lsr")]
+    # lsr - sup: 0.03, 0.02, 0.03; lwkd - sup: 0, 0.01, -0.01; lwkd - lsr: -0.03, -0.01, -0.04
+    assert [c["mean"] for c in family] == pytest.approx([0.08 / 3, 0.0, -0.08 / 3])
+    assert family[1]["p_value"] == pytest.approx(1.0)
+    raw = [c["p_value"] for c in family]
+    assert [c["p_holm"] for c in family] == pytest.approx(holm(raw))
+
+
+def test_verdict_names_the_best_method_and_where_lwkd_stands():
+    accuracy = scores(sup=[0.80, 0.82, 0.81, 0.80], lsr=[0.83, 0.85, 0.84, 0.83], lwkd=[0.80, 0.83, 0.80, 0.81])
+    family = comparisons(accuracy)
+    lsr_p = next(c["p_holm"] for c in family if c["a"] == "lsr")
+    assert lsr_p < 0.05
+    text = verdict(accuracy, family)
+    assert text.startswith("On this data, lsr is best, above sup after Holm's correction; lwkd is not distinguishable "
+                           "from sup: +0.25 [")

@@ -1,0 +1,349 @@
+"""``lwkd compare``: does LW-KD (or label smoothing, Tf-KD, KD) help on *your* data? Every method trained on the
+same data over paired seeds, each (method, configuration, seed) one Ray Tune trial, then differences with 95 % t
+intervals, Holm-adjusted p-values, calibration and a verdict.
+
+    lwkd compare --train_file train.csv --validation_file dev.csv --test_file test.csv \\
+        --model_name_or_path MODEL --mnist_dir MNIST_DIR --methods sup,lsr,tfkd,lwkd --seeds 5 --output_dir OUT
+
+Every ``lwkd train`` argument applies to every run. Each run is ``lwkd train`` in its own Ray actor process, in
+``OUT/runs/<phase>/<method>/<configuration>/seed<N>``; a run that finished (``compare_run.json``) is never run
+again, so an interrupted comparison resumes where it stopped, and a call with more seeds or methods adds only
+their runs. Writes ``comparison.md``, ``comparison.json`` and ``comparison.png`` in ``OUT``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import math
+import os
+import shlex
+import shutil
+import statistics
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from ray import tune
+from transformers import HfArgumentParser
+
+from ..atomic import atomic_path, atomic_write_json, atomic_write_text
+from ..comparison import MEASURES, PERCENT, summarize
+from ..methods import get_method
+from . import train
+from .train import DataArguments, MethodArguments, ModelArguments, TrainScriptConfig, load_raw_data
+
+#: Each method's settings at the paper's stated values (Sec. 4.2, 5.1.2; LSR's customary 0.1, Tf-KD's a = 0.9),
+#: then five alternatives: the equal grid ``--tune`` searches (docs/results.md's study).
+PAPER_SETTINGS = {
+    "sup": {},
+    "lsr": {"lsr_epsilon": 0.1},
+    "tfkd": {"tfkd_correct_prob": 0.9, "alpha": 0.5, "temperature": 6, "kl_scaling": "none"},
+    "kd": {"alpha": 0.5, "temperature": 6, "kl_scaling": "none"},
+    "lwkd": {"alpha": 0.5, "temperature": 6, "kl_scaling": "none", "beta": 0.1, "discriminator_learning_rate": 0.1},
+}
+GRIDS = {
+    "sup": [PAPER_SETTINGS["sup"]],
+    "lsr": [{"lsr_epsilon": e} for e in (0.1, 0.05, 0.2, 0.3, 0.4, 0.5)],
+    "tfkd": [PAPER_SETTINGS["tfkd"]] + [
+        {"tfkd_correct_prob": a, "alpha": 0.5, "temperature": t, "kl_scaling": s}
+        for a, t, s in [(0.99, 6, "none"), (0.9, 20, "none"), (0.9, 6, "tau2_over_k"), (0.9, 6, "tau2"),
+                        (0.99, 20, "tau2")]
+    ],
+    "kd": [PAPER_SETTINGS["kd"]] + [
+        {"alpha": a, "temperature": t, "kl_scaling": s}
+        for a, t, s in [(0.9, 6, "none"), (0.5, 2, "none"), (0.5, 20, "none"), (0.5, 6, "tau2_over_k"),
+                        (0.5, 6, "tau2")]
+    ],
+    "lwkd": [PAPER_SETTINGS["lwkd"]] + [
+        {"alpha": 0.5, "temperature": t, "kl_scaling": s, "beta": b, "discriminator_learning_rate": 1e-3}
+        for t, s, b in [(6, "none", 0.1), (6, "tau2_over_k", 0.1), (6, "tau2", 0.1), (2, "none", 0.1),
+                        (6, "none", 0.01)]
+    ],
+}
+SHORT = {"lsr_epsilon": "eps", "tfkd_correct_prob": "a", "alpha": "alpha", "temperature": "tau", "kl_scaling": "kl",
+         "beta": "beta", "discriminator_learning_rate": "dlr"}
+TUNING_SEED_BASE = 100  # tuning seeds 100, 101, ...: disjoint from the final seeds 0, 1, ...
+FINISHED = "compare_run.json"
+
+
+@dataclass
+class CompareArguments:
+    methods: str | None = field(
+        default=None,
+        metadata={"help": "Comma-separated methods (lwkd_hf.methods); default sup,lsr,tfkd,lwkd, and kd with "
+                  "--kd_teacher_dir"},
+    )
+    seeds: int = field(default=5, metadata={"help": "Paired seeds per method: 0, 1, ..., N-1"})
+    tune: bool = field(
+        default=False,
+        metadata={"help": "First tune each method on a dev grid (--grid, default: the study's six configurations "
+                  "per method) over --tuning_seeds seeds 100, 101, ...; the best mean dev accuracy is run on the seeds"},
+    )
+    tuning_seeds: int = field(default=2, metadata={"help": "Seeds of the tuning runs"})
+    grid: str | None = field(
+        default=None, metadata={"help": "A JSON file {method: [settings, ...]} of lwkd train arguments to tune over"}
+    )
+    cpus_per_run: float | None = field(
+        default=None, metadata={"help": "CPUs a run takes, which sets how many run at once (default: all of them)"}
+    )
+    gpus_per_run: float | None = field(default=None, metadata={"help": "GPUs a run takes (default: 1 where there is one)"})
+    address: str | None = field(default=None, metadata={"help": "A Ray cluster to join (default: a local one)"})
+    report_only: bool = field(default=False, metadata={"help": "Write the report from finished runs; run nothing"})
+
+    def __post_init__(self):
+        if self.seeds < 1 or self.tuning_seeds < 1:
+            raise ValueError(f"--seeds and --tuning_seeds must be >= 1, got {self.seeds} and {self.tuning_seeds}")
+
+
+def config_name(settings: dict) -> str:
+    """``alpha0.5-tau6-klnone`` for a settings dict; ``default`` for none."""
+    return "-".join(f"{SHORT.get(k, k)}{v}" for k, v in settings.items()) or "default"
+
+
+def drop_options(argv: list[str], names: set[str]) -> list[str]:
+    """``argv`` without the options ``--name`` (and their values) for ``name`` in ``names``."""
+    kept, skip = [], False
+    for i, arg in enumerate(argv):
+        if skip:
+            skip = False
+            continue
+        name = arg[2:].split("=", 1)[0] if arg.startswith("--") else None
+        if name in names:
+            skip = "=" not in arg and i + 1 < len(argv) and not argv[i + 1].startswith("--")
+            continue
+        kept.append(arg)
+    return kept
+
+
+def read_grid(path: str | None, methods: list[str]) -> dict[str, list[dict]]:
+    """The tuning grid of ``methods``: ``--grid``'s JSON or :data:`GRIDS`; a method without one runs its default."""
+    if path is None:
+        return {m: GRIDS.get(m, [{}]) for m in methods}
+    try:
+        grid = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as err:
+        raise ValueError(f"--grid {path}: not a readable JSON file ({err})") from err
+    if not isinstance(grid, dict) or not all(isinstance(v, list) and all(isinstance(s, dict) for s in v)
+                                             for v in grid.values()):
+        raise ValueError(f"--grid {path}: expected {{method: [settings, ...]}}, got {json.dumps(grid)[:200]}")
+    return {m: grid.get(m, [{}]) or [{}] for m in methods}
+
+
+def settings_argv(settings: dict) -> list[str]:
+    return [arg for key, value in settings.items() for arg in (f"--{key}", str(value))]
+
+
+def run_dir(output_dir: Path, phase: str, method: str, settings: dict, seed: int) -> Path:
+    return output_dir / "runs" / phase / method / config_name(settings) / f"seed{seed}"
+
+
+def run_training(trial: dict) -> dict:
+    """Ray Tune's trainable: the run ``trial["run"]`` (one of :func:`plan`'s), ``lwkd train`` into its folder (the
+    output in ``run.log`` there) unless it finished before; returns its record and reports its metrics. Each trial
+    is an actor process of its own, so an interrupted comparison stops its runs with it."""
+    config = trial["run"]
+    directory = Path(config["dir"])
+    marker = directory / FINISHED
+    if not marker.is_file():
+        if directory.exists():
+            shutil.rmtree(directory)  # an interrupted run starts again
+        directory.mkdir(parents=True)
+        torch.set_num_threads(max(1, int(config["threads"])))
+        start = time.perf_counter()
+        with open(directory / "run.log", "w") as log, contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
+            train.main(config["argv"])
+        results = json.loads((directory / "all_results.json").read_text(encoding="utf-8"))
+        atomic_write_json(marker, {key: config[key] for key in ("phase", "method", "settings", "seed")}
+                          | {"metrics": results, "wall_seconds": time.perf_counter() - start,
+                             "command": shlex.join(["lwkd", "train", *config["argv"]])})
+    record = json.loads(marker.read_text(encoding="utf-8"))
+    tune.report({k: v for k, v in record["metrics"].items() if isinstance(v, (int, float))})
+    return record
+
+
+def run_all(configs: list[dict], args: CompareArguments, output_dir: Path, phase: str) -> None:
+    """The runs of one phase as Ray Tune trials, as many at once as the resources allow."""
+    pending = [c for c in configs if not (Path(c["dir"]) / FINISHED).is_file()]
+    print(f"{phase}: {len(configs) - len(pending)} of {len(configs)} runs finished before, {len(pending)} to run")
+    if not pending:
+        return
+    import ray
+
+    ray.init(address=args.address, ignore_reinit_error=True, include_dashboard=False, log_to_driver=False)
+    resources = {"cpu": pending[0]["threads"], "gpu": args.gpus_per_run}
+    tuner = tune.Tuner(
+        tune.with_resources(run_training, resources),
+        param_space={"run": tune.grid_search(pending)},
+        run_config=tune.RunConfig(name=phase, storage_path=str((output_dir / "ray").resolve()), verbose=1,
+                                  failure_config=tune.FailureConfig(fail_fast=False)),
+        tune_config=tune.TuneConfig(reuse_actors=False),
+    )
+    tuner.fit()
+    failed = [c["dir"] for c in pending if not (Path(c["dir"]) / FINISHED).is_file()]
+    if failed:
+        raise RuntimeError(f"{len(failed)} of {len(pending)} runs did not finish, e.g. {failed[0]}: see its run.log, "
+                           f"and Ray's error.txt under {output_dir / 'ray' / phase}")
+
+
+def plan(base_argv: list[str], methods: list[str], settings: dict[str, list[dict]], seeds: list[int], phase: str,
+         output_dir: Path, threads: float) -> list[dict]:
+    runs = []
+    for method in methods:
+        for chosen in settings[method]:
+            for seed in seeds:
+                directory = run_dir(output_dir, phase, method, chosen, seed)
+                argv = [*base_argv, "--method", method, "--seed", str(seed), *settings_argv(chosen),
+                        "--output_dir", str(directory)]
+                runs.append({"phase": phase, "method": method, "settings": chosen, "seed": seed,
+                             "dir": str(directory.resolve()), "argv": argv, "threads": threads})
+    return runs
+
+
+def finished(runs: list[dict]) -> list[dict]:
+    """The records of the planned runs that finished."""
+    markers = [Path(run["dir"]) / FINISHED for run in runs]
+    return [json.loads(marker.read_text(encoding="utf-8")) for marker in markers if marker.is_file()]
+
+
+def select(records: list[dict]) -> dict[str, dict]:
+    """Per method, the settings with the best mean dev accuracy over its tuning seeds (ties: the first listed)."""
+    by_config: dict[tuple[str, str], list[dict]] = {}
+    for record in records:
+        by_config.setdefault((record["method"], json.dumps(record["settings"], sort_keys=True)), []).append(record)
+    best: dict[str, tuple[float, dict]] = {}
+    for (method, _), group in by_config.items():
+        score = statistics.fmean(r["metrics"]["eval_accuracy"] for r in group)
+        if method not in best or score > best[method][0]:
+            best[method] = (score, group[0]["settings"])
+    return {method: chosen for method, (_, chosen) in best.items()}
+
+
+def check_inputs(data_args: DataArguments, method_args: MethodArguments, methods: list[str]) -> None:
+    """Fail before any training: unknown methods, a missing teacher, unreadable data (file and row)."""
+    for method in methods:
+        spec = get_method(method)
+        if spec.needs_model_teacher and not method_args.kd_teacher_dir:
+            raise ValueError(f"--methods has {method}, which needs --kd_teacher_dir (a trained classifier)")
+        if spec.needs_lightweight_teacher and not (method_args.mnist_dir or method_args.teacher_dir):
+            raise ValueError(f"--methods has {method}, which needs --mnist_dir (or a saved --teacher_dir)")
+    load_raw_data(data_args)
+
+
+# ---- the report: comparison.md, comparison.json, comparison.png ----
+
+
+def _shown(measure: str, value: float) -> float:
+    return 100 * value if measure in PERCENT else value
+
+
+def render_markdown(summary: dict, command: str) -> str:
+    """comparison.md: the verdict, the table, the differences with intervals and Holm-adjusted p."""
+    split = "test" if summary["split"] == "test" else "validation (no labelled test split)"
+    lines = ["# Comparison", "", f"**Verdict.** {summary['verdict']}", "", f"Command: `{command}`", "",
+             f"Scores on the {split} set, each run at its own seed; mean ± sd over seeds.", ""]
+    methods = list(summary["table"].get("accuracy", {}))
+    header = [MEASURES[m] for m in summary["table"]]
+    lines += ["| method | seeds | " + " | ".join(header) + " |", "|---|---|" + "---|" * len(header)]
+    for method in methods:
+        cells = []
+        for measure, per_method in summary["table"].items():
+            row = per_method.get(method)
+            cells.append("–" if row is None else
+                         f"{_shown(measure, row['mean']):.2f} ± {_shown(measure, row['sd']):.2f}")
+        lines.append(f"| {method} | {summary['table']['accuracy'][method]['n']} | " + " | ".join(cells) + " |")
+    lines += ["", "Accuracy differences in points, paired by seed: 95 % t interval, raw p, and p adjusted by Holm's "
+              f"method over these {len(summary['accuracy_differences'])} comparisons.", "",
+              "| comparison | difference [95 % CI] | seeds | p | Holm p |", "|---|---|---|---|---|"]
+    for c in summary["accuracy_differences"]:
+        interval = ("–" if math.isnan(c["low"]) else
+                    f"{100 * c['mean']:+.2f} [{100 * c['low']:+.2f}, {100 * c['high']:+.2f}]")
+        p = "–" if math.isnan(c["p_value"]) else f"{c['p_value']:.3f}"
+        p_holm = "–" if math.isnan(c["p_holm"]) else f"{c['p_holm']:.3f}"
+        lines.append(f"| {c['a']} − {c['b']} | {interval} | {c['n']} | {p} | {p_holm} |")
+    lines += ["", "What these numbers do not show: a difference whose interval contains 0 is not evidence of no "
+              "difference, only of none measurable with these seeds; intervals are over training seeds on one split, "
+              "not over datasets; ECE (15 bins) and NLL are calibration, which label smoothing and KD move in opposite "
+              "directions, not accuracy.", ""]
+    return "\n".join(lines)
+
+
+def plot(summary: dict, path: Path) -> None:
+    """comparison.png: per method, each seed's accuracy and the mean; beside it the differences with intervals."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    scores = summary["scores"].get("accuracy", {})
+    family = summary["accuracy_differences"]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+    for i, (method, per_seed) in enumerate(scores.items()):
+        values = [100 * v for v in per_seed.values()]
+        left.scatter([i] * len(values), values, alpha=0.6)
+        left.hlines(statistics.fmean(values), i - 0.25, i + 0.25, color="black")
+    left.set_xticks(range(len(scores)), list(scores))
+    left.set_ylabel(f"{summary['split']} accuracy (%)")
+    left.set_title("each seed, and the mean")
+    for i, c in enumerate(family):
+        if not math.isnan(c["low"]):
+            right.errorbar(100 * c["mean"], i, xerr=[[100 * (c["mean"] - c["low"])], [100 * (c["high"] - c["mean"])]],
+                           fmt="o", capsize=3)
+        else:
+            right.plot(100 * c["mean"], i, "o")
+    right.axvline(0, color="grey", linewidth=0.8)
+    right.set_yticks(range(len(family)), [f"{c['a']} − {c['b']}" for c in family])
+    right.set_xlabel("difference (points), 95 % t interval")
+    right.set_title("paired by seed")
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=120)
+    plt.close(fig)
+
+
+def write_report(summary: dict, output_dir: Path, command: str) -> None:
+    """comparison.json, comparison.md and comparison.png under ``output_dir``."""
+    atomic_write_json(output_dir / "comparison.json", dict(summary, command=command))
+    atomic_write_text(output_dir / "comparison.md", render_markdown(summary, command))
+    plot(summary, output_dir / "comparison.png")
+
+
+def main(argv: list[str] | None = None) -> dict:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = HfArgumentParser((DataArguments, ModelArguments, MethodArguments, TrainScriptConfig, CompareArguments))
+    data_args, _, method_args, training_args, args = parser.parse_args_into_dataclasses(args=argv)
+    output_dir = Path(training_args.output_dir)
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()] if args.methods else (
+        ["sup", "lsr", "tfkd", "lwkd"] + (["kd"] if method_args.kd_teacher_dir else []))
+    own = {f.name for f in dataclasses.fields(CompareArguments)} | {"output_dir", "seed", "method"}
+    base_argv = drop_options(argv, own)
+    command = shlex.join(["lwkd", "compare", *argv])
+    threads = args.cpus_per_run or os.cpu_count() or 1
+    if args.gpus_per_run is None:
+        args.gpus_per_run = 1.0 if torch.cuda.is_available() else 0.0
+    if not args.report_only:
+        check_inputs(data_args, method_args, methods)
+    settings = {m: [{}] for m in methods}
+    if args.tune:
+        tuning = [TUNING_SEED_BASE + i for i in range(args.tuning_seeds)]
+        grid = plan(base_argv, methods, read_grid(args.grid, methods), tuning, "tune", output_dir, threads)
+        if not args.report_only:
+            run_all(grid, args, output_dir, "tune")
+        settings = {m: [chosen] for m, chosen in select(finished(grid)).items()}
+    finals = plan(base_argv, methods, settings, list(range(args.seeds)), "final", output_dir, threads)
+    if not args.report_only:
+        run_all(finals, args, output_dir, "final")
+    records = finished(finals)
+    prefix = "test" if all("test_accuracy" in r["metrics"] for r in records) else "eval"
+    summary = summarize(records, prefix)
+    summary["runs"] = [{k: r[k] for k in ("method", "settings", "seed", "wall_seconds")} for r in records]
+    write_report(summary, output_dir, command)
+    print((output_dir / "comparison.md").read_text(encoding="utf-8"))
+    return summary
+
+
+if __name__ == "__main__":
+    main()
