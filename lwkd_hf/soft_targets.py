@@ -26,6 +26,7 @@ from .columns import (
 if TYPE_CHECKING:
     import datasets
 
+    from .synthesis import MNISTSource
     from .teacher import Teacher
 
 
@@ -83,7 +84,7 @@ def add_teacher_logits(
     dataset: "datasets.Dataset",
     teacher: "Teacher",
     *,
-    mnist=None,
+    mnist: "MNISTSource | None" = None,
     synthetic: "datasets.Dataset | None" = None,
     column: str = TEACHER_LOGITS_COLUMN,
     seed: int = 0,
@@ -101,7 +102,8 @@ def add_teacher_logits(
             defaults to the source the teacher was trained from; not used when ``synthetic`` is given.
         synthetic: a SynMNIST ``Dataset`` to draw partners from. By default one is built from MNIST's
             train digits with exactly the target dataset's class counts, so the mapping never cycles.
-        column, dtype: the new column's name and storage dtype (``float32`` or ``float16``).
+        column: the new column's name.
+        dtype: its storage dtype, ``float32`` or ``float16``.
         seed: seeds both the synthetic set and the one-to-one mapping.
         shift: apply Eq. 3 (turned off only by ablations that want the raw teacher output).
     The column is computed with ``Dataset.map(batched=True)`` under a fingerprint of the inputs, so a

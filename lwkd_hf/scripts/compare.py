@@ -167,6 +167,7 @@ def run_training(trial: dict) -> dict:
 
 def run_all(configs: list[dict], args: CompareArguments, output_dir: Path, phase: str) -> None:
     """The runs of one phase as Ray Tune trials, as many at once as the resources allow."""
+    finished(configs)  # a run finished before with other arguments stops the call here
     pending = [c for c in configs if not (Path(c["dir"]) / FINISHED).is_file()]
     print(f"{phase}: {len(configs) - len(pending)} of {len(configs)} runs finished before, {len(pending)} to run")
     if not pending:
@@ -204,9 +205,19 @@ def plan(base_argv: list[str], methods: list[str], settings: dict[str, list[dict
 
 
 def finished(runs: list[dict]) -> list[dict]:
-    """The records of the planned runs that finished."""
-    markers = [Path(run["dir"]) / FINISHED for run in runs]
-    return [json.loads(marker.read_text(encoding="utf-8")) for marker in markers if marker.is_file()]
+    """The records of the planned runs that finished; a finished run made with other arguments is an error (its
+    folder would otherwise stand for a run it is not)."""
+    records = []
+    for run in runs:
+        marker = Path(run["dir"]) / FINISHED
+        if marker.is_file():
+            record = json.loads(marker.read_text(encoding="utf-8"))
+            planned = shlex.join(["lwkd", "train", *run["argv"]])
+            if record["command"] != planned:
+                raise ValueError(f"{marker.parent} holds a run made as `{record['command']}`, not as `{planned}`: "
+                                 "use another --output_dir for other arguments")
+            records.append(record)
+    return records
 
 
 def select(records: list[dict]) -> dict[str, dict]:

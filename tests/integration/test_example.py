@@ -71,7 +71,7 @@ def test_lwkd_run_trains_a_teacher_and_logs_every_term(thucnews_dir, mnist_dir, 
                            "soft_targets", "git_commit", "versions"}
     assert record["method"]["method"] == "lwkd" and record["method_settings"]["soft_targets"] == "lightweight"
     training = record["training"]
-    assert (training["alpha"], training["beta"], training["temperature"], training["kl_scaling"]) == (0.5, 0.1, 6.0, "tau2")
+    assert (training["alpha"], training["beta"], training["temperature"], training["kl_scaling"]) == (0.5, 0.1, 6.0, "none")
     assert training["discriminator_learning_rate"] == 1e-3 and training["seed"] == 42
     assert record["lightweight_teacher"] == teacher and record["data"]["max_seq_length"] == 32
     assert 0.1 < record["soft_targets"]["true_class_probability"] < 1.0  # shifted: the label is the largest entry
@@ -171,7 +171,7 @@ def test_own_csv_with_string_labels_and_a_local_checkpoint(thucnews_dir, mnist_d
     # the saved model and tokenizer classify raw text again, as the run predicted
     assert predicted_labels(out, [row["title"] for row in test_rows]) == written
     card = (out / "README.md").read_text(encoding="utf-8")
-    assert "## LW-KD" in card and "kl_scaling: `tau2`" in card and "SynMNIST-3" in card
+    assert "## LW-KD" in card and "kl_scaling: `none`" in card and "SynMNIST-3" in card
     assert teacher["mnist_sha256"] in card
 
 

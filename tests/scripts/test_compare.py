@@ -2,6 +2,7 @@
 
 import json
 import math
+from pathlib import Path
 
 import pytest
 
@@ -69,3 +70,14 @@ def test_summary_and_report_files(tmp_path):
     report = (tmp_path / "comparison.md").read_text()
     assert "| lwkd − sup | +1.50 [" in report and "| lwkd | 2 | 82.50 ± 2.12 | 81.50 ± 2.12 | 5.00 ± 0.00 | 0.50 ± 0.00 |" in report
     assert (tmp_path / "comparison.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_finished_run_made_with_other_arguments_is_refused(tmp_path):
+    from lwkd_hf.scripts.compare import FINISHED, finished
+
+    run = plan(["--learning_rate", "1e-3"], ["sup"], {"sup": [{}]}, [0], "final", tmp_path, 2)[0]
+    Path(run["dir"]).mkdir(parents=True)
+    (Path(run["dir"]) / FINISHED).write_text(json.dumps({"command": "lwkd train --learning_rate 5e-5", "metrics": {}}))
+    with pytest.raises(ValueError, match="holds a run made as `lwkd train --learning_rate 5e-5`, not as `lwkd train "
+                                         "--learning_rate 1e-3 --method sup"):
+        finished([run])
