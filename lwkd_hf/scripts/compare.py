@@ -146,6 +146,7 @@ def run_training(trial: dict) -> dict:
     output in ``run.log`` there) unless it finished before; returns its record and reports its metrics. Each trial
     is an actor process of its own, so an interrupted comparison stops its runs with it."""
     config = trial["run"]
+    os.chdir(config["cwd"])  # Ray Tune starts a trial in its own folder; relative paths are the caller's
     directory = Path(config["dir"])
     marker = directory / FINISHED
     if not marker.is_file():
@@ -200,7 +201,7 @@ def plan(base_argv: list[str], methods: list[str], settings: dict[str, list[dict
                 argv = [*base_argv, "--method", method, "--seed", str(seed), *settings_argv(chosen),
                         "--output_dir", str(directory)]
                 runs.append({"phase": phase, "method": method, "settings": chosen, "seed": seed,
-                             "dir": str(directory.resolve()), "argv": argv, "threads": threads})
+                             "dir": str(directory.resolve()), "argv": argv, "threads": threads, "cwd": os.getcwd()})
     return runs
 
 

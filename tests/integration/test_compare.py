@@ -18,8 +18,8 @@ pytestmark = pytest.mark.slow
 def compare_command(tmp_path, thucnews_dir, mnist_dir, checkpoint, out):
     for name, n, offset in (("train", 30, 0), ("dev", 8, 40), ("test", 8, 60)):
         write_csv(tmp_path / f"{name}.csv", headlines(thucnews_dir, n, offset=offset), ["title", "topic"])
-    return [sys.executable, "-m", "lwkd_hf.cli", "compare",
-            "--train_file", str(tmp_path / "train.csv"), "--validation_file", str(tmp_path / "dev.csv"),
+    return [sys.executable, "-m", "lwkd_hf.cli", "compare",  # train.csv relative: the runs see the caller's folder
+            "--train_file", "train.csv", "--validation_file", str(tmp_path / "dev.csv"),
             "--test_file", str(tmp_path / "test.csv"), "--text_column_name", "title", "--label_column_name", "topic",
             "--model_name_or_path", str(checkpoint), "--mnist_dir", str(mnist_dir), "--teacher_per_class", "50",
             "--teacher_epochs", "1", "--methods", "sup,lsr,lwkd", "--seeds", "2", "--num_train_epochs", "1",
@@ -33,7 +33,7 @@ def test_compare_runs_every_method_over_paired_seeds_and_resumes_without_repeati
     out = tmp_path / "comparison"
     command = compare_command(tmp_path, thucnews_dir, mnist_dir, tiny_checkpoint, out)
     env = dict(os.environ, LWKD_CACHE_DIR=str(tmp_path / "cache"))
-    first = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    first = subprocess.Popen(command, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     deadline = time.monotonic() + 300
     while not list(out.glob("runs/final/*/*/*/compare_run.json")):
         assert first.poll() is None and time.monotonic() < deadline, first.stdout.read() if first.poll() else "timeout"
@@ -43,7 +43,7 @@ def test_compare_runs_every_method_over_paired_seeds_and_resumes_without_repeati
     done = {p: p.stat().st_mtime_ns for p in out.glob("runs/final/*/*/*/compare_run.json")}
     assert 1 <= len(done) < 6 and not (out / "comparison.json").exists()
 
-    second = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+    second = subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=600)
     assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
     assert f"final: {len(done)} of 6 runs finished before, {6 - len(done)} to run" in second.stdout
     assert all(p.stat().st_mtime_ns == mtime for p, mtime in done.items())  # not run again
