@@ -10,6 +10,7 @@ defaults on four settings (issue 26, point 5):
 
     python benchmarks/defaults.py --data-root ../shared/data --output-dir runs/defaults --seeds 3
     python benchmarks/defaults.py ... --report-only        # the table from finished runs
+    python benchmarks/defaults.py --write-english-csv outputs/english   # only the English CSVs
 
 Each setting is one ``lwkd compare`` folder (resumable: finished runs are never run again); the table of
 ``lwkd`` minus ``sup`` per setting goes to ``--summary`` (JSON) and the terminal. ``--extra`` adds ``lwkd train``
@@ -82,8 +83,9 @@ def settings(data_root: Path, english: dict[str, Path]) -> dict[str, list[str]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data-root", type=Path, required=True)
-    parser.add_argument("--output-dir", type=Path, required=True)
+    parser.add_argument("--data-root", type=Path)
+    parser.add_argument("--output-dir", type=Path)
+    parser.add_argument("--write-english-csv", type=Path, metavar="DIR", help="write the English CSVs there, and stop")
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--settings", nargs="+", help="a subset of the four (default: all)")
     parser.add_argument("--max-train-samples", type=int, default=10000,
@@ -93,6 +95,11 @@ def main() -> None:
     parser.add_argument("--summary", type=Path, help="write the table as JSON here")
     parser.add_argument("--report-only", action="store_true")
     args = parser.parse_args()
+    if args.write_english_csv:
+        print(json.dumps({split: str(path) for split, path in write_english_csv(args.write_english_csv).items()}))
+        return
+    if not (args.data_root and args.output_dir):
+        parser.error("--data-root and --output-dir are required (except with --write-english-csv)")
 
     english = write_english_csv(args.output_dir / "english-data")
     table = {}

@@ -2,7 +2,7 @@
 
 The LW-KD core sits at the package root: the teacher and its training, the soft-target column, the loss
 terms, the discriminator, ``LWKDConfig`` and ``LWKDTrainer``. The text application (the paper's Chinese-news
-data, tokenizer and students) is :mod:`lwkd_hf.text`; importing the package registers its students with
+data, tokenizer and students) is ``lwkd_hf.text``; importing the package registers its students with
 ``AutoConfig``, ``AutoModelForSequenceClassification`` and ``AutoTokenizer``.
 """
 

@@ -1,6 +1,6 @@
 """Keeping freed memory in the process: CPU training without fresh pages from the kernel for every new tensor.
 
-:func:`keep_freed_memory` changes glibc's malloc (``mallopt``: mmap threshold, trim threshold, top pad) for the whole
+``keep_freed_memory`` changes glibc's malloc (``mallopt``: mmap threshold, trim threshold, top pad) for the whole
 process and for good: the process stays larger, and loader workers forked later inherit the settings. Nothing in
 lwkd_hf calls it; the example script does only when asked (``--keep_freed_memory``). The same settings without code,
 with this function's defaults, in the environment of the command that starts the process (glibc reads it at

@@ -1,6 +1,6 @@
 """The soft-target columns of the baselines LW-KD is compared with (paper Sec. 4.2, Table 1).
 
-Each baseline fills the same column that :class:`~lwkd_hf.LWKDTrainer` reads, so one trainer trains
+Each baseline fills the same column that ``LWKDTrainer`` reads, so one trainer trains
 them all; plain supervision (``sup``) and label smoothing (``lsr``) need no column (``alpha = beta = 0``,
 ``label_smoothing_factor``).
 

@@ -1,9 +1,9 @@
-"""The teacher column: the contract between whatever fills it and :class:`~lwkd_hf.LWKDTrainer`, which reads it.
+"""The teacher column: the contract between whatever fills it and ``LWKDTrainer``, which reads it.
 
 A teacher column holds K logits per row (``datasets.List(Value("float32" | "float16"), length=K)``) beside
-an integer label column (``label`` or ``labels``, values 0..K-1). :func:`~lwkd_hf.soft_targets.add_teacher_logits`
-(LW-KD) and the baselines' fillers (:mod:`lwkd_hf.baselines`) write it; the trainer checks it with
-:func:`validate_teacher_column` before training and reads it by the name in ``LWKDConfig.teacher_logits_column``.
+an integer label column (``label`` or ``labels``, values 0..K-1). ``add_teacher_logits``
+(LW-KD) and the baselines' fillers (``lwkd_hf.baselines``) write it; the trainer checks it with
+``validate_teacher_column`` before training and reads it by the name in ``LWKDConfig.teacher_logits_column``.
 """
 
 from __future__ import annotations

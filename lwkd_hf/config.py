@@ -12,7 +12,7 @@ from .losses import KL_SCALINGS
 
 @dataclass
 class LWKDConfig(TrainingArguments):
-    """Training arguments for :class:`~lwkd_hf.LWKDTrainer`: ``TrainingArguments`` plus LW-KD's loss settings.
+    """Training arguments for ``LWKDTrainer``: ``TrainingArguments`` plus LW-KD's loss settings.
 
     The loss is ``(1 - alpha) * CE + alpha * s * KL(p_t^tau || p_s^tau) + beta * L_ADV`` (Eq. 4, 7, 8), where
     ``s`` is set by ``kl_scaling``: 1 by default, Eq. 4 exactly as the paper writes it. alpha, beta
@@ -29,7 +29,7 @@ class LWKDConfig(TrainingArguments):
             and left LW-KD 2-6 points below plain supervision on short runs (docs/compare.md, four settings);
             `"tau2"` did best on dev in docs/results.md's 20-epoch tuning grid.
         teacher_logits_column (`str`, defaults to `TEACHER_LOGITS_COLUMN`, teacher_logits): the training set's column
-            of K teacher logits (:mod:`lwkd_hf.columns`).
+            of K teacher logits (``lwkd_hf.columns``).
         adversarial_loss (`str`, defaults to `"saturating"`): the student's adversarial term, Eq. 7's
             `log(1 - D(p_s))`, or `"non_saturating"` `-log D(p_s)`.
         discriminator_hidden_sizes (`list[int]`, defaults to `[64, 64]`): hidden widths of the discriminator MLP.

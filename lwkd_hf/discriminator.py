@@ -51,8 +51,8 @@ class AdversarialTerms(NamedTuple):
 def adversarial_terms(
     discriminator: Discriminator, p_teacher: torch.Tensor, p_student: torch.Tensor, non_saturating: bool = False
 ) -> AdversarialTerms:
-    """Eq. 7's two sides: ``D``'s loss (:func:`~lwkd_hf.losses.discriminator_loss`) on detached teacher and student
-    rows, whose gradient reaches ``D`` only, and the student's term (:func:`~lwkd_hf.losses.adversarial_student_loss`)
+    """Eq. 7's two sides: ``D``'s loss (``discriminator_loss``) on detached teacher and student
+    rows, whose gradient reaches ``D`` only, and the student's term (``adversarial_student_loss``)
     through ``D`` with its weights detached (``torch.func.functional_call``), whose gradient reaches ``p_student``
     only. One backward pass of their sum therefore trains each side on its own objective."""
     on_both = discriminator(torch.cat([p_teacher, p_student]).detach())

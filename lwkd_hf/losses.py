@@ -52,7 +52,7 @@ def kd_kl_loss(
     scaling: str = "none",
 ) -> torch.Tensor:
     """``L_KL(p_t^tau, p_s^tau) = KL(p_t^tau || p_s^tau)``, mean over the batch (Eq. 1 and 4), times
-    :func:`kl_scale` (``scaling="none"``: exactly Eq. 4's term)."""
+    ``kl_scale`` (``scaling="none"``: exactly Eq. 4's term)."""
     kl = kl_from_log_probs(softened_log_probs(student_logits, temperature), softened_log_probs(teacher_logits, temperature))
     return kl * kl_scale(scaling, temperature, student_logits.shape[-1])
 

@@ -1,8 +1,8 @@
 """The training methods LW-KD is compared with, in one registry (paper Sec. 4.2, Tables 1, 4, 7).
 
-Each method is a set of :class:`~lwkd_hf.LWKDConfig` loss settings plus the kind of soft-target column
-it needs; one :class:`~lwkd_hf.LWKDTrainer` trains them all. The example script, the reproduction
-benchmarks and the docs read this table; :func:`method_config` applies it with ``dataclasses.replace``
+Each method is a set of ``LWKDConfig`` loss settings plus the kind of soft-target column
+it needs; one ``LWKDTrainer`` trains them all. The example script, the reproduction
+benchmarks and the docs read this table; ``method_config`` applies it with ``dataclasses.replace``
 so that ``LWKDConfig``'s validation runs on the result.
 """
 

@@ -3,7 +3,7 @@ calibration error beside them.
 
 ``evaluate.load("accuracy")`` fetches a script from the Hub. The classes here are ``evaluate.Metric``
 subclasses with the same inputs and outputs, so ``compute``, ``add_batch`` and ``evaluate.combine``
-work as usual; :func:`load_metric` returns them by name and falls back to ``evaluate.load`` otherwise.
+work as usual; ``load_metric`` returns them by name and falls back to ``evaluate.load`` otherwise.
 """
 
 from __future__ import annotations
@@ -71,7 +71,7 @@ def expected_calibration_error(logits: np.ndarray, labels: np.ndarray, bins: int
 
 def compute_metrics(eval_pred) -> dict[str, float]:
     """A ready ``compute_metrics`` for ``Trainer``: ``accuracy`` and ``macro_f1`` of argmax predictions, and
-    ``ece`` (:func:`expected_calibration_error`, 15 bins); with it, ``eval_loss`` is the test NLL.
+    ``ece`` (``expected_calibration_error``, 15 bins); with it, ``eval_loss`` is the test NLL.
 
     The metrics are kept in memory: every process may call this with the gathered predictions.
     """

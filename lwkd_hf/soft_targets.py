@@ -97,7 +97,7 @@ def add_teacher_logits(
 
     Args:
         dataset: any ``datasets.Dataset`` with a ``label`` (or ``labels``) column of ints in 0..K-1.
-        teacher: a trained :class:`~lwkd_hf.teacher.Teacher` with K classes.
+        teacher: a trained ``Teacher`` with K classes.
         mnist: MNIST source (a folder of IDX files or a Hub id) for building the synthetic partners;
             defaults to the source the teacher was trained from; not used when ``synthetic`` is given.
         synthetic: a SynMNIST ``Dataset`` to draw partners from. By default one is built from MNIST's

@@ -34,7 +34,7 @@ class MNISTDigits:
     """One split of MNIST as read-only arrays.
 
     ``source`` is ``"idx:<folder>"`` or ``"hub:<dataset id>"`` and can be passed back to
-    :func:`load_mnist`. ``sha256`` is the hex sha256 over the (decompressed) IDX bytes of the
+    ``load_mnist``. ``sha256`` is the hex sha256 over the (decompressed) IDX bytes of the
     images file followed by the labels file, so gzipped and raw copies of the same data agree.
     """
 
@@ -51,7 +51,7 @@ def load_mnist(source: str | os.PathLike, split: str = "train") -> MNISTDigits:
     """Load one MNIST split from a folder of the four standard IDX files (gzipped or not) or the Hub.
 
     ``source`` is a folder, a Hub dataset id such as ``"ylecun/mnist"``, or an ``"idx:"``/``"hub:"``
-    string as stored in :attr:`MNISTDigits.source`. An existing folder wins over a Hub id.
+    string as stored in ``MNISTDigits.source``. An existing folder wins over a Hub id.
     Results are cached per (source, split); the returned arrays are read-only.
     """
     if split not in SPLITS:
@@ -202,7 +202,7 @@ def synmnist_arrays(
     """Synthesize SynMNIST-K as arrays (paper Algorithm 1): images (N, 28, 28) uint8, labels (N,) int64.
 
     ``per_class`` is one count for every class or a sequence of ``K`` counts. ``mnist`` is an
-    :class:`MNISTDigits` or a source for :func:`load_mnist` (read with ``split``). Rows are ordered
+    ``MNISTDigits`` or a source for ``load_mnist`` (read with ``split``). Rows are ordered
     class by class; the result is a deterministic function of the digits and ``seed``.
     """
     names = synmnist_class_names(num_classes)
@@ -250,8 +250,8 @@ def make_synmnist(
 ):
     """SynMNIST-K (paper Algorithm 1) as a ``datasets.Dataset`` with ``image`` and ``label`` columns.
 
-    Same arguments as :func:`synmnist_arrays`; ``label`` is a ``ClassLabel`` named by
-    :func:`synmnist_class_names`.
+    Same arguments as ``synmnist_arrays``; ``label`` is a ``ClassLabel`` named by
+    ``synmnist_class_names``.
     """
     import datasets
 

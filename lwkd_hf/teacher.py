@@ -1,6 +1,6 @@
 """The lightweight teacher: LeNet5 (paper Table 9), its config, and its files (safetensors + ``config.json``).
 
-Training it on SynMNIST is :func:`lwkd_hf.teacher_training.train_teacher`.
+Training it on SynMNIST is ``lwkd_hf.teacher_training.train_teacher``.
 """
 
 from __future__ import annotations
@@ -111,7 +111,7 @@ class TeacherConfig:
 
 @dataclass
 class Teacher:
-    """A trained LeNet5 teacher with its :class:`TeacherConfig`."""
+    """A trained LeNet5 teacher with its ``TeacherConfig``."""
 
     model: LeNet5
     config: TeacherConfig
@@ -129,7 +129,7 @@ class Teacher:
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "Teacher":
-        """Load a folder written by :meth:`save`, checking config and weight names/shapes (no pickle)."""
+        """Load a folder written by ``save``, checking config and weight names/shapes (no pickle)."""
         from safetensors import SafetensorError
         from safetensors.torch import load_file
 

@@ -129,14 +129,14 @@ def train_teacher(
     with a linear warmup over the first 5 % of the steps and a cosine decay to zero (99.3 %);
     ``lr_schedule="constant"`` keeps the rate fixed.
 
-    - ``mnist``: an MNIST source or the *train* :class:`MNISTDigits`; accuracy is measured on SynMNIST
+    - ``mnist``: an MNIST source or the *train* ``MNISTDigits``; accuracy is measured on SynMNIST
       built from the same source's test digits.
-    - ``per_class``: ``None`` takes Table 2's set (:func:`default_per_class`: for K=10 the MNIST training
+    - ``per_class``: ``None`` takes Table 2's set (``default_per_class``: for K=10 the MNIST training
       set itself).
     - ``device``: ``None`` trains on the GPU when there is one (the images go to it once; batches are
-      indexed there), else the CPU; the teacher stays there for :meth:`Teacher.logits`.
+      indexed there), else the CPU; the teacher stays there for ``Teacher.logits``.
     - ``cache_dir``: ``True`` (``$LWKD_CACHE_DIR`` or ``~/.cache/lwkd_hf``), a path, or ``None``/``False``
-      (off): reuse a teacher trained earlier with the same recipe (:mod:`lwkd_hf.teacher_cache`), store a
+      (off): reuse a teacher trained earlier with the same recipe (``lwkd_hf.teacher_cache``), store a
       new one there.
     - ``on_epoch_end(epoch, model, last_batch_loss)``: called after every epoch (model in eval mode).
     - ``num_threads``: torch's intra-op threads for the call (1 is far faster when other processes share

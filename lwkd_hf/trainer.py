@@ -1,7 +1,7 @@
 """``LWKDTrainer``: a ``transformers.Trainer`` whose loss is LW-KD's enhanced KD loss (paper Eq. 8).
 
 The trainer reads precomputed, shifted teacher logits from a dataset column (see
-:func:`~lwkd_hf.soft_targets.add_teacher_logits`) that travels through Trainer's own loader and collator. The
+``add_teacher_logits``) that travels through Trainer's own loader and collator. The
 discriminator and its Adam optimizer are built, seeded, when ``train()`` starts (so each run or
 ``hyperparameter_search`` trial gets its own), stay in fp32, take their gradient from the same backward pass as the
 student, are stepped once per optimizer step (after gradient accumulation, averaged over processes) and are saved in

@@ -120,7 +120,7 @@ def drop_options(argv: list[str], names: set[str]) -> list[str]:
 
 
 def read_grid(path: str | None, methods: list[str]) -> dict[str, list[dict]]:
-    """The tuning grid of ``methods``: ``--grid``'s JSON or :data:`GRIDS`; a method without one runs its default."""
+    """The tuning grid of ``methods``: ``--grid``'s JSON or ``GRIDS``; a method without one runs its default."""
     if path is None:
         return {m: GRIDS.get(m, [{}]) for m in methods}
     try:
@@ -142,7 +142,7 @@ def run_dir(output_dir: Path, phase: str, method: str, settings: dict, seed: int
 
 
 def run_training(trial: dict) -> dict:
-    """Ray Tune's trainable: the run ``trial["run"]`` (one of :func:`plan`'s), ``lwkd train`` into its folder (the
+    """Ray Tune's trainable: the run ``trial["run"]`` (one of ``plan``'s), ``lwkd train`` into its folder (the
     output in ``run.log`` there) unless it finished before; returns its record and reports its metrics. Each trial
     is an actor process of its own, so an interrupted comparison stops its runs with it."""
     config = trial["run"]

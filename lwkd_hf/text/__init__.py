@@ -2,7 +2,7 @@
 
 Nothing in the LW-KD core (teacher, soft targets, losses, trainer) depends on this package. Importing it
 registers the students' configs and models with ``AutoConfig`` / ``AutoModelForSequenceClassification`` and
-:class:`ChineseTextTokenizer` with ``AutoTokenizer``, so a saved student reloads with the Auto classes;
+``ChineseTextTokenizer`` with ``AutoTokenizer``, so a saved student reloads with the Auto classes;
 ``import lwkd_hf`` imports it.
 """
 

@@ -1,7 +1,7 @@
 """Readers for the Chinese text-classification datasets of the LW-KD paper (Sec. 4.1).
 
-Both readers return a :class:`datasets.DatasetDict` with splits ``train``, ``validation`` and
-``test`` and the columns ``text`` (str) and ``label`` (:class:`datasets.ClassLabel` with the
+Both readers return a ``datasets.DatasetDict`` with splits ``train``, ``validation`` and
+``test`` and the columns ``text`` (str) and ``label`` (``datasets.ClassLabel`` with the
 class names). Where a split file is missing, the missing splits are carved out of the training
 pool (or out of the single data file) with a seeded stratified split in the paper's 18:1:1
 proportions.
@@ -10,7 +10,7 @@ proportions.
 * ToutiaoNews: either the original ``id_!_code_!_name_!_title_!_keywords`` lines (category code
   100..116) or the two-field ``title_!_label`` lines (label 0..14); the format is detected per file.
 
-Every line is checked before any dataset is built: a malformed line raises :class:`ValueError`
+Every line is checked before any dataset is built: a malformed line raises ``ValueError``
 naming the file, the 1-based line number, what was expected and what was found.
 """
 

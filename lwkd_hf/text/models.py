@@ -12,12 +12,12 @@
 * FastText (Joulin et al., 2017): mean of [token; hashed bigram; hashed trigram] embeddings over the
   non-padding positions, 256-unit ReLU layer, linear classifier. The n-gram bucket ids are
   computed inside ``forward`` from ``input_ids`` by a fixed multiplicative hash
-  (:func:`ngram_bucket_ids`), so the tokenizer emits nothing extra.
+  (``ngram_bucket_ids``), so the tokenizer emits nothing extra.
 
 All four apply dropout (``config.dropout``, default 0.5) to the pooled features before the classifier.
 
 Each student has its own config class (``model_type`` ``lwkd-textcnn``, ``lwkd-textrcnn``,
-``lwkd-dpcnn``, ``lwkd-fasttext``), registered with the Auto classes by :mod:`lwkd_hf.text`.
+``lwkd-dpcnn``, ``lwkd-fasttext``), registered with the Auto classes by ``lwkd_hf.text``.
 ``forward(input_ids, attention_mask=None, labels=None)`` returns a ``SequenceClassifierOutput``
 with ``logits`` ``(batch, num_labels)`` and, given labels, the cross-entropy ``loss``. Padding
 positions embed to the zero vector (``padding_idx``); only FastText reads ``attention_mask``
@@ -310,7 +310,7 @@ def build_student(
 
     ``overrides`` set config fields (e.g. ``embedding_dim``, ``dropout``, ``ngram_buckets``,
     ``id2label``). ``embeddings`` (``(vocab_size, dim)``, e.g. from
-    :func:`lwkd_hf.text.tokenization.load_pretrained_embeddings`) sets ``embedding_dim`` and is copied in.
+    ``lwkd_hf.text.tokenization.load_pretrained_embeddings``) sets ``embedding_dim`` and is copied in.
     """
     try:
         config_cls, model_cls = STUDENTS[name.lower()]

@@ -7,7 +7,7 @@ the THUCNews ``vocab.json`` (``<UNK>`` = 4760, ``<PAD>`` = 4761) can be used as 
 
 ``save_pretrained`` writes ``vocab.json`` and ``tokenizer_config.json`` (with ``level`` and
 ``model_max_length``); ``AutoTokenizer.from_pretrained`` finds the class once
-``lwkd_hf`` is imported (:mod:`lwkd_hf.text` registers it for every student config).
+``lwkd_hf`` is imported (``lwkd_hf.text`` registers it for every student config).
 """
 
 from __future__ import annotations
@@ -127,7 +127,7 @@ class ChineseTextTokenizer(PreTrainedTokenizer):
         max_length: int = 32,
         **kwargs,
     ) -> "ChineseTextTokenizer":
-        """A tokenizer over a vocabulary built from ``texts`` (see :func:`build_vocab`)."""
+        """A tokenizer over a vocabulary built from ``texts`` (see ``build_vocab``)."""
         vocab = build_vocab(texts, level=level, min_freq=min_freq, max_size=max_size)
         return cls(vocab=vocab, level=level, model_max_length=max_length, **kwargs)
 
