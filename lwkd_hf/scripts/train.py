@@ -25,6 +25,7 @@ import logging
 import os
 import subprocess
 import sys
+from importlib.metadata import version
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -397,8 +398,6 @@ def soft_target_summary(train: datasets.Dataset, training_args: TrainScriptConfi
 
 def write_run_config(path: Path, data_args, model_args, method_args, training_args, teacher, soft_targets) -> None:
     """Everything the run ran with: every argument, the method's settings, the teacher, the code and versions."""
-    import torch
-
     record = {
         "data": dataclasses.asdict(data_args),
         "model": dataclasses.asdict(model_args),
@@ -408,8 +407,8 @@ def write_run_config(path: Path, data_args, model_args, method_args, training_ar
         "lightweight_teacher": teacher.config.to_dict() if teacher is not None else None,
         "soft_targets": soft_targets,
         "git_commit": git_commit(),
-        "versions": {"torch": torch.__version__, "transformers": transformers.__version__,
-                     "datasets": datasets.__version__, "python": sys.version.split()[0]},
+        "versions": {name: version(name) for name in ("torch", "transformers", "datasets")}
+        | {"python": sys.version.split()[0]},
     }
     atomic_write_json(path / RUN_CONFIG_NAME, record)
 
