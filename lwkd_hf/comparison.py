@@ -12,7 +12,6 @@ from dataclasses import asdict, dataclass
 from typing import Mapping, Sequence
 
 
-
 @dataclass(frozen=True)
 class PairedComparison:
     """``a - b`` over the seeds both have: mean, ``confidence`` interval (Student t), two-sided p, n."""
@@ -32,11 +31,12 @@ def paired_difference(a: Mapping[int, float], b: Mapping[int, float], confidence
 
     seeds = sorted(set(a) & set(b))
     x, y = [a[s] for s in seeds], [b[s] for s in seeds]
-    n = len(seeds)
-    mean = statistics.fmean(u - v for u, v in zip(x, y)) if n else math.nan
+    diffs = [u - v for u, v in zip(x, y)]
+    n = len(diffs)
+    mean = statistics.fmean(diffs) if n else math.nan
     if n < 2:
         return PairedComparison(mean, math.nan, math.nan, math.nan, n)
-    if len({u - v for u, v in zip(x, y)}) == 1:
+    if len(set(diffs)) == 1:
         return PairedComparison(mean, mean, mean, 0.0 if mean != 0.0 else 1.0, n)
     result = stats.ttest_rel(x, y)
     interval = result.confidence_interval(confidence)
