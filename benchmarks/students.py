@@ -1,8 +1,8 @@
 #!/usr/bin/env python
 """Each text student with ``sup`` and ``lwkd`` on THUCNews, one after another on this machine.
 
-Runs ``examples/run_text_classification.py`` (Tencent character vectors, the script's defaults otherwise)
-for every student and method, times each process, skips runs that already finished, and prints a
+Runs ``lwkd train`` (Tencent character vectors, its defaults otherwise) for every student and method, one
+process at a time so that the times compare, times each process, skips runs that already finished, and prints a
 markdown table of test accuracy, wall time and parameter count (also written as JSON).
 
     python benchmarks/students.py --data-root ../shared/data --output-dir outputs/students
@@ -13,12 +13,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import torch
 from costs import count_parameters
-from reproduce import REPO, SCRIPT, run_example
 from transformers import AutoConfig, AutoModelForSequenceClassification
 
 import lwkd_hf  # noqa: F401  (registers the students)
@@ -26,8 +28,22 @@ from lwkd_hf.atomic import atomic_write_json
 STUDENTS = ["textcnn", "textrcnn", "dpcnn", "fasttext", "bert"]
 
 
+def run_once(run_dir: Path, argv: list[str]) -> float:
+    """``lwkd train ARGV`` in its own process (output in ``run.log``), unless ``run_dir`` holds a finished run; its
+    wall seconds, kept in ``wall_seconds.json``."""
+    timing = run_dir / "wall_seconds.json"
+    if not timing.is_file():
+        run_dir.mkdir(parents=True, exist_ok=True)
+        start = time.perf_counter()
+        with open(run_dir / "run.log", "w") as log:
+            subprocess.run([sys.executable, "-m", "lwkd_hf.cli", "train", *argv], stdout=log, stderr=subprocess.STDOUT,
+                           check=True)
+        atomic_write_json(timing, {"wall_seconds": time.perf_counter() - start})
+    return json.loads(timing.read_text())["wall_seconds"]
+
+
 def example_args(args: argparse.Namespace, student: str, method: str) -> list[str]:
-    """Arguments of the example script for one run (``run_example`` adds ``--output_dir``)."""
+    """``lwkd train``'s arguments for one run, without ``--output_dir``."""
     data = Path(args.data_root)
     argv = [
         "--dataset", "thucnews", "--data_dir", str(data / "thucnews"),
@@ -42,7 +58,7 @@ def example_args(args: argparse.Namespace, student: str, method: str) -> list[st
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data-root", default=os.environ.get("LWKD_DATA_DIR", str(REPO.parent / "shared" / "data")))
+    parser.add_argument("--data-root", default=os.environ.get("LWKD_DATA_DIR"), required="LWKD_DATA_DIR" not in os.environ)
     parser.add_argument("--output-dir", default="outputs/students")
     parser.add_argument("--students", nargs="+", default=STUDENTS, choices=STUDENTS)
     parser.add_argument("--methods", nargs="+", default=["sup", "lwkd"])
@@ -59,8 +75,7 @@ def main() -> None:
             run_dir = out / f"thucnews-{student}-{method}"
             argv = example_args(args, student, method) + ["--output_dir", str(run_dir)]
             print(f"[{time.strftime('%H:%M:%S')}] {' '.join(argv)}", flush=True)
-            run_example(run_dir, argv[:-2])  # skips a run that already finished
-            timing = run_dir / "wall_seconds.json"
+            wall = run_once(run_dir, argv)
             metrics = json.loads((run_dir / "all_results.json").read_text())
             with torch.device("meta"):
                 model = AutoModelForSequenceClassification.from_config(AutoConfig.from_pretrained(run_dir))
@@ -69,9 +84,9 @@ def main() -> None:
                 "student": student, "method": method, "epochs": args.epochs.get(student, args.default_epochs),
                 "parameters": count_parameters(model),
                 "test_accuracy": metrics["test_accuracy"], "train_runtime": metrics["train_runtime"],
-                "wall_seconds": json.loads(timing.read_text())["wall_seconds"],
+                "wall_seconds": wall,
                 "teacher_train_seconds": json.loads(teacher.read_text())["train_seconds"] if teacher.is_file() else None,
-                "command": " ".join(["python", str(SCRIPT.relative_to(REPO)), *argv]),
+                "command": shlex.join(["lwkd", "train", *argv]),
             })
     atomic_write_json(out / "students.json", rows)
     print("| student | #params | method | epochs | test accuracy % | training (s) | whole run (s) |")

@@ -6,17 +6,19 @@ batch 128, constant rate, evaluate on dev every 100 batches, keep the checkpoint
 cross-entropy, stop after 1,000 batches without improvement, at most 20 epochs (``PROTOCOL``). Xavier-normal
 initialisation is the students' own.
 
-Plan, in priority order (each run is ``examples/run_text_classification.py`` in its own process, ``--jobs``
-at once; a finished run is skipped, so the study resumes where it stopped):
+Plan, in three phases, each run one Ray Tune trial of ``lwkd compare``'s runner (``lwkd train`` or ``lwkd
+teacher`` in an actor process, ``--jobs`` at once; a finished run is skipped, so the study resumes where it stopped):
 
 1. teachers: LW-KD's T1 (LeNet5 on the MNIST training set, one per seed), the KD teacher (TextRCNN trained
    here, seed 0) and the w/o-SYN teacher (a ~60K-parameter FastText trained here);
 2. ``grid``: every configuration of ``GRIDS`` (the same number per method; the first is the paper's stated
-   setting) on the tuning seeds;
-3. ``paper``: sup, lsr, tfkd, kd, lwkd at the paper's settings on the final seeds (then kd-shuffle, lwkd-no-adv,
-   lwkd-no-kl, lwkd-no-syn);
-4. ``tuned``: each method at its best grid configuration (mean dev accuracy over the tuning seeds), on the final
-   seeds, with lwkd-no-adv / lwkd-no-kl at the tuned LW-KD setting.
+   setting) on the tuning seeds, and ``paper``: sup, lsr, tfkd, kd, lwkd at the paper's settings on the final seeds;
+3. ``tuned``: each method at its best grid configuration (mean dev accuracy over the tuning seeds, as ``lwkd
+   compare --tune`` selects), on the final seeds, with lwkd-no-adv / lwkd-no-kl at the tuned LW-KD setting; and the
+   paper settings' kd-shuffle, lwkd-no-adv, lwkd-no-kl, lwkd-no-syn.
+
+The first 125 runs were made by the example script before this runner existed; their folders (``wall_seconds.json``
+instead of ``compare_run.json``) count as finished.
 
 Then it writes ``results.json``/``results.csv`` (one row per run, with every setting), ``grid.md``, the records
 (``records.tar.gz``, ``teachers.tar.gz``), the report (``--report``, e.g. docs/results.md) with paired differences,
@@ -27,7 +29,7 @@ Then it writes ``results.json``/``results.csv`` (one row per run, with every set
 
 ``--report-only`` needs only each run's JSON files: ``tar xzf docs/results/study/records.tar.gz -C runs/study``
 restores them from the repository; ``teachers.tar.gz`` adds the teachers' weights, which resuming the study
-needs (``benchmarks/gpu_study.sh`` does both on a GPU machine).
+needs.
 """
 
 from __future__ import annotations
@@ -40,18 +42,18 @@ import math
 import os
 import shutil
 import statistics
-import time
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
 from pathlib import Path
 
-from reproduce import REPO, finished, log, run_example
+import torch
 
 from lwkd_hf.atomic import atomic_path, atomic_write_json, atomic_write_text
 from lwkd_hf.methods import ABLATIONS, METHODS
 from lwkd_hf.comparison import binomial_half_width, holm, paired_difference
-from lwkd_hf.scripts.compare import GRIDS, config_name
+from lwkd_hf.scripts.compare import FINISHED, GRIDS, CompareArguments, config_name, run_all, run_spec
+from lwkd_hf.scripts.compare import select as select_best
 from lwkd_hf.scripts.compare import PAPER_SETTINGS as PAPER
+
+REPO = Path(__file__).resolve().parents[1]
 
 DATASET, STUDENT, NUM_CLASSES = "thucnews", "textcnn", 10
 EPOCH_BUDGET = 20
@@ -92,24 +94,12 @@ def ablation_settings(method: str, lwkd: dict) -> dict:
     return {k: v for k, v in lwkd.items() if k not in drop}
 
 
-@dataclass
-class Job:
-    """One process: a run of the example (or ``lwkd teacher``), what it waits for, and its place in the plan."""
-
-    directory: Path
-    argv: list[str]
-    phase: str
-    needs: tuple[Path, ...] = ()
-    method: str = ""
-    settings: dict = field(default_factory=dict)
-    seed: int = 0
-
-
 class Study:
     def __init__(self, args: argparse.Namespace):
         self.args = args
         self.runs = Path(args.runs_dir)
-        self.data = Path(args.data_root)
+        self.data = Path(args.data_root or "")
+        self.threads = max(1, (os.cpu_count() or 1) // args.jobs)  # runs side by side must not oversubscribe
 
     # ---- folders ----
     def teacher_dir(self, seed: int) -> Path:
@@ -126,7 +116,7 @@ class Study:
     def run_dir(self, method: str, settings: dict, seed: int) -> Path:
         return self.runs / "runs" / method / config_name(settings) / f"seed{seed}"
 
-    # ---- jobs ----
+    # ---- runs: lwkd compare's run_spec, each one Ray Tune trial ----
     def common(self, seed: int) -> list[str]:
         thucnews = self.data / "thucnews"
         args = ["--dataset", DATASET, "--data_dir", str(thucnews), "--seed", str(seed), "--vocab_file",
@@ -138,127 +128,106 @@ class Study:
                 args += [flag, str(value)]
         return args + PROTOCOL + self.args.extra
 
-    def teacher_jobs(self, seeds) -> list[Job]:
-        jobs = [Job(self.teacher_dir(s), ["-m", "lwkd_hf.cli", "teacher", "--num-classes", str(NUM_CLASSES),
-                                          "--mnist-dir", str(self.data / "mnist"), "--seed", str(s), "--epochs",
-                                          str(self.args.teacher_epochs), "--overwrite"], "teacher", seed=s)
-                for s in seeds]
+    def teacher_runs(self, seeds) -> list[dict]:
+        runs = [run_spec("teacher", "T1", {}, s, self.teacher_dir(s),
+                         ["--num-classes", str(NUM_CLASSES), "--mnist-dir", str(self.data / "mnist"), "--seed", str(s),
+                          "--epochs", str(self.args.teacher_epochs), "--overwrite", "--output", str(self.teacher_dir(s))],
+                         self.threads, program="teacher") for s in seeds]
         common = self.common(0)
-        jobs.append(Job(self.kd_teacher_dir, common + ["--model", KD_TEACHER, "--method", "sup"], "teacher"))
+        runs.append(run_spec("teacher", KD_TEACHER, {}, 0, self.kd_teacher_dir, common + [
+            "--model", KD_TEACHER, "--method", "sup", "--output_dir", str(self.kd_teacher_dir)], self.threads))
         light = [a for i, a in enumerate(common) if a != "--embeddings_file" and common[i - 1] != "--embeddings_file"]
-        jobs.append(Job(self.light_teacher_dir, light + ["--method", "sup"] + LIGHT_TEACHER, "teacher"))
-        return jobs
+        runs.append(run_spec("teacher", "light-fasttext", {}, 0, self.light_teacher_dir, light + [
+            "--method", "sup", *LIGHT_TEACHER, "--output_dir", str(self.light_teacher_dir)], self.threads))
+        return runs
 
-    def run_job(self, phase: str, method: str, settings: dict, seed: int) -> Job:
+    def run(self, phase: str, method: str, settings: dict, seed: int) -> dict:
         argv = self.common(seed) + ["--model", STUDENT, "--method", method]
         for key, value in settings.items():
             argv += [f"--{key}", str(value)]
-        needs: tuple[Path, ...] = ()
         kind = METHODS[method].soft_targets
         if kind == "lightweight":
             argv += ["--teacher_dir", str(self.teacher_dir(seed)), "--mnist_dir", str(self.data / "mnist")]
-            needs = (self.teacher_dir(seed),)
         elif kind in ("model", "model-shuffled"):
             argv += ["--kd_teacher_dir", str(self.kd_teacher_dir)]
-            needs = (self.kd_teacher_dir,)
         elif kind == "model-shifted":
             argv += ["--kd_teacher_dir", str(self.light_teacher_dir)]
-            needs = (self.light_teacher_dir,)
-        return Job(self.run_dir(method, settings, seed), argv, phase, needs, method, settings, seed)
+        directory = self.run_dir(method, settings, seed)
+        return run_spec(phase, method, settings, seed, directory, argv + ["--output_dir", str(directory)], self.threads)
 
-    def grid_jobs(self) -> list[Job]:
-        return [self.run_job("grid", m, s, seed) for seed in self.args.tuning_seeds
+    def grid_runs(self) -> list[dict]:
+        return [self.run("grid", m, s, seed) for seed in self.args.tuning_seeds
                 for m, configs in GRIDS.items() for s in configs[: self.args.grid_size]]
 
-    def paper_jobs(self) -> list[Job]:
-        return [self.run_job("paper", m, PAPER[m], seed) for seed in self.args.seeds for m in COMPARED]
+    def paper_runs(self) -> list[dict]:
+        return [self.run("paper", m, PAPER[m], seed) for seed in self.args.seeds for m in COMPARED]
 
-    def paper_ablation_jobs(self) -> list[Job]:
-        jobs = [self.run_job("paper", a, ablation_settings(a, PAPER["lwkd"]), seed)
+    def paper_ablation_runs(self) -> list[dict]:
+        runs = [self.run("paper", a, ablation_settings(a, PAPER["lwkd"]), seed)
                 for seed in self.args.seeds for a in ("lwkd-no-adv", "lwkd-no-kl")]
-        jobs += [self.run_job("paper", "kd-shuffle", PAPER["kd"], seed) for seed in self.args.seeds]
-        return jobs + [self.run_job("paper", "lwkd-no-syn", PAPER["lwkd"], seed) for seed in self.args.seeds]
+        runs += [self.run("paper", "kd-shuffle", PAPER["kd"], seed) for seed in self.args.seeds]
+        return runs + [self.run("paper", "lwkd-no-syn", PAPER["lwkd"], seed) for seed in self.args.seeds]
 
-    def tuned_jobs(self, selected: dict[str, dict]) -> list[Job]:
-        jobs = [self.run_job("tuned", m, selected[m], seed) for seed in self.args.seeds for m in COMPARED]
-        jobs += [self.run_job("tuned", a, ablation_settings(a, selected["lwkd"]), seed)
+    def tuned_runs(self, selected: dict[str, dict]) -> list[dict]:
+        runs = [self.run("tuned", m, selected[m], seed) for seed in self.args.seeds for m in COMPARED]
+        runs += [self.run("tuned", a, ablation_settings(a, selected["lwkd"]), seed)
                  for seed in self.args.seeds for a in ("lwkd-no-adv", "lwkd-no-kl")]
-        return jobs
+        return runs
 
-    # ---- execution: a small dependency-aware scheduler over a thread pool of processes ----
+    def to_run(self, runs: list[dict]) -> list[dict]:
+        """The runs of a phase not finished yet, each folder once (a tuned setting may be the paper's), only
+        ``--methods``'s if given (teachers always). A teacher is finished only with its weights: one restored from
+        ``records.tar.gz`` alone is trained again."""
+        unique = {}
+        for run in runs:
+            directory = Path(run["dir"])
+            if run["phase"] == "teacher" and finished(directory) and not (directory / "model.safetensors").is_file():
+                shutil.rmtree(directory)
+            if not finished(directory):
+                unique[run["dir"]] = run
+        return [run for run in unique.values()
+                if not self.args.methods or run["phase"] == "teacher" or run["method"] in self.args.methods]
+
+    def run_phase(self, phase: str, runs: list[dict], resources: CompareArguments) -> None:
+        todo = self.to_run(runs)
+        planned = len({run["dir"] for run in runs})
+        print(f"{phase}: {planned - len(todo)} of {planned} planned runs finished before")
+        if todo:
+            run_all(todo, resources, self.runs, phase)
+
     def execute(self) -> None:
-        start = time.monotonic()
-        # one intra-op thread per run unless told otherwise: runs side by side must not oversubscribe the cores
-        os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // self.args.jobs)))
-        grid = self.grid_jobs()
-        pending = self.teacher_jobs(sorted(set(self.args.tuning_seeds) | set(self.args.seeds))) + grid
-        pending += self.paper_jobs()
-        planned_tuned = False
-        failed: set[Path] = set()
-        from tqdm.auto import tqdm
-
-        progress = tqdm(desc="study runs", unit="run")
-        with ThreadPoolExecutor(max_workers=self.args.jobs) as pool:
-            running = {}
-            def done(job: Job) -> bool:  # a teacher is done only with its weights (records carry none)
-                return has_weights(job.directory) if job.phase == "teacher" else finished(job.directory)
-
-            def settled(job: Job) -> bool:
-                return done(job) or job.directory in failed or any(n in failed for n in job.needs)
-
-            while True:
-                if not planned_tuned and all(settled(j) for j in grid):
-                    selected = select(read_records(self.runs, phase="grid"))
-                    log(f"grid done: selected {json.dumps(selected)}")
-                    pending += self.tuned_jobs(selected) + self.paper_ablation_jobs()
-                    planned_tuned = True
-                pending = [j for j in pending if not done(j) and j.directory not in failed
-                           and not any(n in failed for n in j.needs)
-                           and (not self.args.methods or j.phase == "teacher" or j.method in self.args.methods)]
-                progress.total = len(pending) + len(running) + progress.n
-                out_of_time = self.args.deadline and time.monotonic() - start > self.args.deadline
-                for job in list(pending):
-                    if len(running) >= self.args.jobs or out_of_time:
-                        break
-                    if job.directory in {r.directory for r in running.values()}:
-                        continue
-                    if all(has_weights(n) for n in job.needs):
-                        pending.remove(job)
-                        if job.phase == "teacher" and job.directory.exists():  # records without weights: retrain
-                            shutil.rmtree(job.directory)
-                        running[pool.submit(run_example, job.directory, job.argv)] = job
-                if not running:
-                    break
-                completed, _ = wait(running, return_when=FIRST_COMPLETED)
-                for future in completed:
-                    job = running.pop(future)
-                    try:
-                        wall = future.result()
-                        if job.phase == "teacher" and not has_weights(job.directory):
-                            raise RuntimeError("finished without model.safetensors")
-                        log(f"finished {job.directory.relative_to(self.runs)} in {wall or 0:.0f}s")
-                    except Exception as err:  # one failed run must not end the study: its dependants are skipped
-                        failed.add(job.directory)
-                        log(f"FAILED {job.directory.relative_to(self.runs)}: {err}")
-                    progress.update(1)
-        progress.close()
-        if pending:
-            log(f"stopped at the deadline with {len(pending)} runs not started")
-        if failed:
-            log(f"{len(failed)} runs failed (see FAILED above); the runs that needed them were skipped")
+        """Three phases through ``lwkd compare``'s runner (Ray Tune, ``--jobs`` runs at once): the teachers; the
+        grid and the paper settings; then, selected from the grid, the tuned runs and the paper's ablations."""
+        resources = CompareArguments(cpus_per_run=self.threads, gpus_per_run=self.args.gpus_per_run)
+        if resources.gpus_per_run is None:
+            resources.gpus_per_run = 1 / self.args.jobs if torch.cuda.is_available() else 0.0
+        seeds = sorted(set(self.args.tuning_seeds) | set(self.args.seeds))
+        self.run_phase("teachers", self.teacher_runs(seeds), resources)
+        self.run_phase("grid-and-paper", self.grid_runs() + self.paper_runs(), resources)
+        selected = select(read_records(self.runs, phase="grid"))
+        print(f"grid done: selected {json.dumps(selected)}")
+        self.run_phase("tuned", self.tuned_runs(selected) + self.paper_ablation_runs(), resources)
 
 
-def has_weights(directory: Path) -> bool:
-    return finished(directory) and (directory / "model.safetensors").is_file()
+def finished(directory: Path) -> bool:
+    """A run (or teacher) finished through ``lwkd compare``'s runner, or through the example script that ran the
+    study's first 125 runs (``wall_seconds.json``, their records)."""
+    return (directory / FINISHED).is_file() or (directory / "wall_seconds.json").is_file()
+
+
+def wall_seconds(directory: Path) -> float:
+    marker = directory / FINISHED
+    record = marker if marker.is_file() else directory / "wall_seconds.json"
+    return json.loads(record.read_text())["wall_seconds"]
 
 
 # ---- records ----
 def read_records(runs: Path, phase: str | None = None) -> list[dict]:
     """One row per finished run under ``runs/runs``, with every setting it ran with."""
     rows = []
-    for marker in sorted((runs / "runs").glob("*/*/seed*/wall_seconds.json")):
-        row = read_run(marker.parent)
-        rows.append(row)
+    for directory in sorted((runs / "runs").glob("*/*/seed*")):
+        if finished(directory):
+            rows.append(read_run(directory))
     if phase == "grid":
         rows = [r for r in rows if r["seed"] in TUNING_SEEDS]
     return rows
@@ -306,23 +275,19 @@ def read_run(directory: Path) -> dict:
         "kd_teacher": method_args["kd_teacher_dir"] and Path(method_args["kd_teacher_dir"]).name,
         "git_commit": config.get("git_commit"),
         "train_runtime": results.get("train_runtime"),
-        "wall_seconds": json.loads((directory / "wall_seconds.json").read_text())["wall_seconds"],
+        "wall_seconds": wall_seconds(directory),
         "dev_curve": [[h["step"], h["eval_loss"], h["eval_accuracy"]] for h in history],
     }
 
 
 def select(grid_rows: list[dict]) -> dict[str, dict]:
-    """Per method, the grid configuration with the highest mean dev accuracy over the tuning seeds
-    (ties: the earlier configuration, i.e. the paper's)."""
-    selected = {}
-    for method, configs in GRIDS.items():
-        scores = []
-        for settings in configs:
-            accs = [r["eval_accuracy"] for r in grid_rows
-                    if r["method"] == method and r["config"] == config_name(settings)]
-            scores.append(statistics.mean(accs) if accs else float("-inf"))
-        selected[method] = configs[max(range(len(configs)), key=lambda i: (scores[i], -i))]
-    return selected
+    """Per method, the grid configuration with the highest mean dev accuracy over the tuning seeds (``lwkd compare``'s
+    selection; ties: the earlier configuration, i.e. the paper's); a method with no grid run keeps the paper's."""
+    place = {(m, config_name(s)): (i, s) for m, configs in GRIDS.items() for i, s in enumerate(configs)}
+    records = sorted(({"method": r["method"], "settings": place[r["method"], r["config"]][1], "order":
+                       place[r["method"], r["config"]][0], "metrics": {"eval_accuracy": r["eval_accuracy"]}}
+                      for r in grid_rows), key=lambda r: r["order"])
+    return {method: PAPER[method] for method in GRIDS} | select_best(records)
 
 
 # ---- report ----
@@ -389,7 +354,7 @@ def report(study: Study, path: Path | None) -> None:
     print(text)
 
 
-RECORD_FILES = ("run_config.json", "all_results.json", "trainer_state.json", "wall_seconds.json", "config.json")
+RECORD_FILES = ("run_config.json", "all_results.json", "trainer_state.json", FINISHED, "wall_seconds.json", "config.json")
 
 
 @contextlib.contextmanager
@@ -408,8 +373,8 @@ def write_teachers(runs: Path, path: Path) -> None:
     """The teachers with their weights (T1 per seed, the KD and w/o-SYN teachers), as ``teachers.tar.gz``: a
     study resumed elsewhere must distil from these very teachers, not retrained ones. Where a teacher's folder has
     no weights (``records.tar.gz`` extracted for ``--report-only``) the archive is left as it is."""
-    folders = [marker.parent for folder in ("teachers", "kd_teacher")
-               for marker in sorted((runs / folder).glob("*/wall_seconds.json"))]
+    folders = [directory for folder in ("teachers", "kd_teacher") for directory in sorted((runs / folder).glob("*"))
+               if finished(directory)]
     without = [folder for folder in folders if not any(folder.glob("*.safetensors"))]
     if without:
         print(f"{len(without)} teacher folders under {runs} hold no weights (e.g. {without[0]}): {path} left as it is")
@@ -425,10 +390,10 @@ def write_records(runs: Path, path: Path) -> None:
     """Every finished run's and teacher's configuration and metrics (no weights), as ``records.tar.gz``:
     extracted into a ``--runs-dir``, ``--report-only`` rebuilds every table from it."""
     with reproducible_tar(path) as tar:
-        for marker in sorted(runs.rglob("wall_seconds.json")):
+        for directory in sorted({marker.parent for name in (FINISHED, "wall_seconds.json") for marker in runs.rglob(name)}):
             for name in RECORD_FILES:
-                if (marker.parent / name).is_file():
-                    tar.add(marker.parent / name, arcname=str((marker.parent / name).relative_to(runs)))
+                if (directory / name).is_file():
+                    tar.add(directory / name, arcname=str((directory / name).relative_to(runs)))
 
 
 def holm_over_distinct(comparisons, tables, ablations) -> tuple[list[float], int]:
@@ -448,11 +413,11 @@ def holm_over_distinct(comparisons, tables, ablations) -> tuple[list[float], int
 def plan_status(study: Study) -> list[str]:
     """Finished against planned runs, per phase (the tuned phase as planned from the grid so far)."""
     selected = select(read_records(study.runs, phase="grid"))
-    phases = {"grid (tuning seeds)": study.grid_jobs(), "paper settings (final seeds)": study.paper_jobs()
-              + study.paper_ablation_jobs(), "tuned (final seeds)": study.tuned_jobs(selected)}
+    phases = {"grid (tuning seeds)": study.grid_runs(), "paper settings (final seeds)": study.paper_runs()
+              + study.paper_ablation_runs(), "tuned (final seeds)": study.tuned_runs(selected)}
     lines = []
-    for name, jobs in phases.items():
-        folders = {j.directory for j in jobs}
+    for name, runs in phases.items():
+        folders = {Path(run["dir"]) for run in runs}
         done = sum(finished(f) for f in folders)
         lines.append(f"{name}: {done} of {len(folders)} runs")
     return lines
@@ -798,7 +763,7 @@ def plot_differences(comparisons, path: Path) -> None:
 def main() -> None:
     global TUNING_SEEDS, FINAL_SEEDS  # the plan, the selection and the report all read these
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data-root", default=os.environ.get("LWKD_DATA_DIR", str(REPO.parent / "shared" / "data")))
+    parser.add_argument("--data-root", default=os.environ.get("LWKD_DATA_DIR"))
     parser.add_argument("--runs-dir", default="runs/study", help="where the runs go (resumable)")
     parser.add_argument("--results-dir", default="docs/results/study", help="results.json/csv, grid.md, plots")
     parser.add_argument("--report", type=Path, help="also write the report here (e.g. docs/results.md)")
@@ -809,8 +774,8 @@ def main() -> None:
     parser.add_argument("--max-eval-samples", type=int, help="quick checks only")
     parser.add_argument("--grid-size", type=int, help="quick checks only: the first N configurations per method")
     parser.add_argument("--methods", nargs="+", help="run only these methods' runs now (the plan stays whole)")
-    parser.add_argument("--jobs", type=int, default=1, help="runs at once")
-    parser.add_argument("--deadline", type=float, help="start no run after this many seconds")
+    parser.add_argument("--jobs", type=int, default=1, help="runs at once: each gets cores/jobs CPU threads")
+    parser.add_argument("--gpus-per-run", type=float, help="GPUs a run takes (default: 1/jobs where there is a GPU)")
     parser.add_argument("--report-only", action="store_true")
     results = REPO / "docs" / "results"
     parser.add_argument("--efficiency", nargs="+",
@@ -818,6 +783,8 @@ def main() -> None:
                         help="benchmarks/efficiency.py's outputs, each shown in the report where it exists")
     parser.add_argument("--extra", nargs=argparse.REMAINDER, default=[], help="more arguments for every run")
     args = parser.parse_args()
+    if not (args.report_only or args.data_root):
+        parser.error("--data-root (or LWKD_DATA_DIR) is required to run the study")
     TUNING_SEEDS, FINAL_SEEDS = tuple(args.tuning_seeds), tuple(args.seeds)
     study = Study(args)
     study.runs.mkdir(parents=True, exist_ok=True)

@@ -134,18 +134,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> None:
-    argv = sys.argv[1:] if argv is None else argv
+def run(argv: list[str]) -> None:
+    """``lwkd ARGV`` in this process; errors are raised, not turned into an exit status."""
     if argv and argv[0] in SCRIPTS:  # the script parses the rest, --help included
         import importlib
 
         importlib.import_module(SCRIPTS[argv[0]][0]).main(argv[1:])
         return
     args = build_parser().parse_args(argv)
+    args.func(args)
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
     try:
-        args.func(args)
+        run(argv)
     except (ValueError, FileNotFoundError) as err:
-        print(f"lwkd {args.command}: error: {err}", file=sys.stderr)
+        if argv and argv[0] in SCRIPTS:
+            raise  # the scripts' errors keep their traceback, as before
+        print(f"lwkd {argv[0] if argv else 'lwkd'}: error: {err}", file=sys.stderr)
         raise SystemExit(2) from err
 
 

@@ -30,10 +30,10 @@ import torch
 from ray import tune
 from transformers import HfArgumentParser
 
+from .. import cli
 from ..atomic import atomic_path, atomic_write_json, atomic_write_text
 from ..comparison import MEASURES, PERCENT, summarize
 from ..methods import get_method
-from . import train
 from .train import DataArguments, MethodArguments, ModelArguments, TrainScriptConfig, load_raw_data
 
 #: Each method's settings at the paper's stated values (Sec. 4.2, 5.1.2; LSR's customary 0.1, Tf-KD's a = 0.9),
@@ -141,10 +141,23 @@ def run_dir(output_dir: Path, phase: str, method: str, settings: dict, seed: int
     return output_dir / "runs" / phase / method / config_name(settings) / f"seed{seed}"
 
 
+def run_spec(phase: str, method: str, settings: dict, seed: int, directory: Path, argv: list[str], threads: float,
+             program: str = "train") -> dict:
+    """One run as ``run_all`` takes it: ``lwkd PROGRAM ARGV`` writing into ``directory`` (which ``argv`` names), its
+    place in the plan, and the CPU threads it gets."""
+    return {"phase": phase, "method": method, "settings": settings, "seed": seed, "dir": str(directory.resolve()),
+            "argv": argv, "program": program, "threads": threads, "cwd": os.getcwd()}
+
+
+def command(run: dict) -> str:
+    return shlex.join(["lwkd", run["program"], *run["argv"]])
+
+
 def run_training(trial: dict) -> dict:
-    """Ray Tune's trainable: the run ``trial["run"]`` (one of ``plan``'s), ``lwkd train`` into its folder (the
-    output in ``run.log`` there) unless it finished before; returns its record and reports its metrics. Each trial
-    is an actor process of its own, so an interrupted comparison stops its runs with it."""
+    """Ray Tune's trainable: the run ``trial["run"]`` (a ``run_spec``), ``lwkd PROGRAM`` into its folder (the
+    output in ``run.log`` there) unless it finished before; returns its record and reports its metrics (a run
+    without ``all_results.json``, e.g. ``lwkd teacher``, has none). Each trial is an actor process of its own, so
+    an interrupted comparison stops its runs with it."""
     config = trial["run"]
     os.chdir(config["cwd"])  # Ray Tune starts a trial in its own folder; relative paths are the caller's
     directory = Path(config["dir"])
@@ -156,11 +169,11 @@ def run_training(trial: dict) -> dict:
         torch.set_num_threads(max(1, int(config["threads"])))
         start = time.perf_counter()
         with open(directory / "run.log", "w") as log, contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
-            train.main(config["argv"])
-        results = json.loads((directory / "all_results.json").read_text(encoding="utf-8"))
+            cli.run([config["program"], *config["argv"]])
+        results = directory / "all_results.json"
+        metrics = json.loads(results.read_text(encoding="utf-8")) if results.is_file() else {}
         atomic_write_json(marker, {key: config[key] for key in ("phase", "method", "settings", "seed")}
-                          | {"metrics": results, "wall_seconds": time.perf_counter() - start,
-                             "command": shlex.join(["lwkd", "train", *config["argv"]])})
+                          | {"metrics": metrics, "wall_seconds": time.perf_counter() - start, "command": command(config)})
     record = json.loads(marker.read_text(encoding="utf-8"))
     tune.report({k: v for k, v in record["metrics"].items() if isinstance(v, (int, float))})
     return record
@@ -200,8 +213,7 @@ def plan(base_argv: list[str], methods: list[str], settings: dict[str, list[dict
                 directory = run_dir(output_dir, phase, method, chosen, seed)
                 argv = [*base_argv, "--method", method, "--seed", str(seed), *settings_argv(chosen),
                         "--output_dir", str(directory)]
-                runs.append({"phase": phase, "method": method, "settings": chosen, "seed": seed,
-                             "dir": str(directory.resolve()), "argv": argv, "threads": threads, "cwd": os.getcwd()})
+                runs.append(run_spec(phase, method, chosen, seed, directory, argv, threads))
     return runs
 
 
@@ -213,7 +225,7 @@ def finished(runs: list[dict]) -> list[dict]:
         marker = Path(run["dir"]) / FINISHED
         if marker.is_file():
             record = json.loads(marker.read_text(encoding="utf-8"))
-            planned = shlex.join(["lwkd", "train", *run["argv"]])
+            planned = command(run)
             if record["command"] != planned:
                 raise ValueError(f"{marker.parent} holds a run made as `{record['command']}`, not as `{planned}`: "
                                  "use another --output_dir for other arguments")

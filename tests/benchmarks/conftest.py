@@ -12,7 +12,7 @@ BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 
 def load_benchmark(name: str):
     """benchmarks/NAME.py as a module, with benchmarks/ on sys.path while it loads (it imports its neighbours:
-    efficiency.py imports overhead.py, study.py imports reproduce.py)."""
+    efficiency.py imports overhead.py, students.py imports costs.py)."""
     sys.path.insert(0, str(BENCHMARKS))
     try:
         return load_script(BENCHMARKS / f"{name}.py", name)

@@ -1,0 +1,76 @@
+"""benchmarks/study.py's plan on lwkd compare's runner: the runs it hands to run_all, what counts as finished (the
+first 125 runs' wall_seconds.json as well as compare_run.json), and the selection from the grid."""
+
+import argparse
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture
+def plan(study, tmp_path):
+    args = argparse.Namespace(runs_dir=str(tmp_path / "runs"), data_root="DATA", jobs=2, seeds=[0, 1],
+                              tuning_seeds=[100], grid_size=None, methods=None, max_train_samples=None,
+                              max_eval_samples=None, extra=[], teacher_epochs=10, gpus_per_run=None)
+    return study.Study(args)
+
+
+def finish(directory: Path, marker: str, wall: float = 12.5) -> None:
+    directory.mkdir(parents=True)
+    (directory / marker).write_text(json.dumps({"wall_seconds": wall}))
+
+
+def test_teachers_and_runs_are_lwkd_commands_writing_into_their_folders(study, plan, tmp_path):
+    runs = tmp_path / "runs"
+    t1, kd_teacher, light = plan.teacher_runs([1])
+    assert (t1["program"], t1["method"], t1["seed"]) == ("teacher", "T1", 1)
+    assert t1["argv"] == ["--num-classes", "10", "--mnist-dir", os.path.join("DATA", "mnist"), "--seed", "1",
+                          "--epochs", "10", "--overwrite", "--output", str(runs / "teachers" / "T1-seed1")]
+    assert kd_teacher["program"] == "train" and kd_teacher["argv"][-6:] == [
+        "--model", "textrcnn", "--method", "sup", "--output_dir", str(runs / "kd_teacher" / "textrcnn")]
+    assert "--embeddings_file" not in light["argv"]
+    lwkd = plan.run("paper", "lwkd", study.PAPER["lwkd"], 1)
+    folder = runs / "runs" / "lwkd" / "alpha0.5-tau6-klnone-beta0.1-dlr0.1" / "seed1"
+    assert lwkd["dir"] == str(folder.resolve()) and lwkd["argv"][-2:] == ["--output_dir", str(folder)]
+    assert lwkd["argv"][lwkd["argv"].index("--teacher_dir") + 1] == str(runs / "teachers" / "T1-seed1")
+    kd = plan.run("paper", "kd", study.PAPER["kd"], 0)
+    assert kd["argv"][kd["argv"].index("--kd_teacher_dir") + 1] == str(runs / "kd_teacher" / "textrcnn")
+    assert lwkd["threads"] == max(1, (os.cpu_count() or 1) // 2)
+    assert len(plan.grid_runs()) == 25 and len(plan.paper_runs()) == 10  # sup once, four methods six times
+
+
+def test_finished_runs_of_either_runner_are_skipped_and_shared_folders_run_once(study, plan, tmp_path):
+    paper = plan.paper_runs()
+    finish(Path(paper[0]["dir"]), "wall_seconds.json")  # sup seed 0, made by the example script
+    finish(Path(paper[1]["dir"]), study.FINISHED)  # lsr seed 0, made by lwkd compare's runner
+    todo = plan.to_run(paper + paper)
+    assert len(todo) == len(paper) - 2 and len({r["dir"] for r in todo}) == len(todo)
+    assert [(r["method"], r["seed"]) for r in todo][:3] == [("tfkd", 0), ("kd", 0), ("lwkd", 0)]
+    assert study.wall_seconds(Path(paper[0]["dir"])) == 12.5 and study.wall_seconds(Path(paper[1]["dir"])) == 12.5
+    plan.args.methods = ["lwkd"]
+    assert {r["method"] for r in plan.to_run(paper)} == {"lwkd"}
+
+
+def test_a_teacher_without_its_weights_is_trained_again(study, plan):
+    t1, kd_teacher, _ = plan.teacher_runs([0])
+    finish(Path(t1["dir"]), "wall_seconds.json")  # restored from records.tar.gz: JSON only
+    finish(Path(kd_teacher["dir"]), study.FINISHED)
+    (Path(kd_teacher["dir"]) / "model.safetensors").write_bytes(b"weights")
+    todo = plan.to_run([t1, kd_teacher])
+    assert [r["method"] for r in todo] == ["T1"] and not Path(t1["dir"]).exists()
+    assert (Path(kd_teacher["dir"]) / "model.safetensors").is_file()
+
+
+def test_selection_is_the_best_mean_dev_accuracy_ties_to_the_paper_setting(study):
+    def row(method, settings, accuracy):
+        return {"method": method, "config": study.config_name(settings), "eval_accuracy": accuracy}
+
+    lsr, kd = study.GRIDS["lsr"], study.GRIDS["kd"]
+    rows = [row("lsr", lsr[2], 0.86), row("lsr", lsr[2], 0.88), row("lsr", lsr[0], 0.89), row("lsr", lsr[0], 0.84),
+            row("lsr", lsr[4], 0.80), row("kd", kd[3], 0.85), row("kd", kd[0], 0.85)]
+    selected = study.select(rows)
+    assert selected["lsr"] == lsr[2]  # 0.870 against 0.865 and 0.80
+    assert selected["kd"] == kd[0]  # a tie: the paper's setting, listed first, though its row came second
+    assert selected["lwkd"] == study.PAPER["lwkd"]  # no grid run
