@@ -21,6 +21,7 @@ MODEL_TYPE = "lwkd-lenet5"
 FORMAT_VERSION = 1
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
+WEIGHTS_METADATA = {"format": "pt", "model_type": MODEL_TYPE}
 MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
 
 
@@ -119,13 +120,15 @@ class Teacher:
     def save(self, output_dir: str | os.PathLike) -> Path:
         """Write ``model.safetensors`` then ``config.json`` (atomically) into ``output_dir``."""
         output_dir = Path(output_dir)
-        atomic_save_safetensors(
-            {k: v.cpu() for k, v in self.model.state_dict().items()},
-            output_dir / WEIGHTS_NAME,
-            metadata={"format": "pt", "model_type": MODEL_TYPE},
-        )
+        atomic_save_safetensors(self.model.state_dict(), output_dir / WEIGHTS_NAME, metadata=WEIGHTS_METADATA)
         atomic_write_json(output_dir / CONFIG_NAME, self.config.to_dict())
         return output_dir
+
+    def weights_sha256(self) -> str:
+        """``provenance.tensors_sha256`` of the weights: equal for equal weights, saved or not."""
+        from .provenance import tensors_sha256
+
+        return tensors_sha256(self.model.state_dict())
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "Teacher":

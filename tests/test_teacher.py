@@ -8,6 +8,7 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
+from lwkd_hf.provenance import tensors_sha256
 from lwkd_hf.teacher import LeNet5, Teacher, TeacherConfig
 
 
@@ -116,6 +117,14 @@ def test_save_load_round_trip(tmp_path):
     assert logits.shape == (64, 15) and logits.dtype == np.float32
     assert np.array_equal(loaded.logits(images), logits)
     np.testing.assert_allclose(teacher.logits(images, batch_size=7), logits, rtol=1e-5, atol=1e-6)
+
+
+def test_weights_hash_survives_saving_and_tells_weights_apart(tmp_path):
+    teacher = random_teacher(k=10)
+    teacher.save(tmp_path)
+    assert Teacher.load(tmp_path).weights_sha256() == teacher.weights_sha256()
+    assert tensors_sha256(load_file(tmp_path / "model.safetensors")) == teacher.weights_sha256()
+    assert random_teacher(k=10, seed=1).weights_sha256() != teacher.weights_sha256()
 
 
 def test_config_dict_round_trip():

@@ -34,6 +34,7 @@ from .. import cli
 from ..atomic import atomic_path, atomic_write_json, atomic_write_text
 from ..comparison import MEASURES, PERCENT, summarize
 from ..methods import get_method
+from . import train
 from .train import DataArguments, MethodArguments, ModelArguments, TrainScriptConfig, load_raw_data
 
 #: Each method's settings at the paper's stated values (Sec. 4.2, 5.1.2; LSR's customary 0.1, Tf-KD's a = 0.9),
@@ -217,9 +218,21 @@ def plan(base_argv: list[str], methods: list[str], settings: dict[str, list[dict
     return runs
 
 
+def changed_arguments(recorded: dict, planned: dict, prefix: str = "") -> list[str]:
+    """``section.name: recorded -> planned`` for every argument both records hold with different values."""
+    changes = []
+    for key in recorded.keys() & planned.keys():
+        if isinstance(recorded[key], dict) and isinstance(planned[key], dict):
+            changes += changed_arguments(recorded[key], planned[key], f"{prefix}{key}.")
+        elif recorded[key] != planned[key]:
+            changes.append(f"{prefix}{key}: {recorded[key]!r} -> {planned[key]!r}")
+    return sorted(changes)
+
+
 def finished(runs: list[dict]) -> list[dict]:
-    """The records of the planned runs that finished; a finished run made with other arguments is an error (its
-    folder would otherwise stand for a run it is not)."""
+    """The records of the planned runs that finished. A finished run made with another command, or whose arguments
+    (defaults included, from its ``run_config.json``) differ from what the same command means today (a changed
+    default, another version), is an error: its folder would otherwise stand for a run it is not."""
     records = []
     for run in runs:
         marker = Path(run["dir"]) / FINISHED
@@ -229,6 +242,14 @@ def finished(runs: list[dict]) -> list[dict]:
             if record["command"] != planned:
                 raise ValueError(f"{marker.parent} holds a run made as `{record['command']}`, not as `{planned}`: "
                                  "use another --output_dir for other arguments")
+            run_config = marker.parent / train.RUN_CONFIG_NAME
+            if run["program"] == "train" and run_config.is_file():
+                recorded = json.loads(run_config.read_text(encoding="utf-8"))
+                planned_arguments = json.loads(json.dumps(train.run_arguments(*train.parse_arguments(run["argv"]))))
+                changes = changed_arguments({k: recorded.get(k, {}) for k in planned_arguments}, planned_arguments)
+                if changes:
+                    raise ValueError(f"{marker.parent} holds a run of the same command that ran with other values "
+                                     f"({'; '.join(changes[:5])}): a default changed since; use another --output_dir")
             records.append(record)
     return records
 

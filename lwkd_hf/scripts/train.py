@@ -23,7 +23,6 @@ import dataclasses
 import json
 import logging
 import os
-import subprocess
 import sys
 from importlib.metadata import version
 from dataclasses import dataclass, field
@@ -47,6 +46,7 @@ from ..columns import column_array
 from ..config import LWKDConfig
 from ..methods import METHODS, get_method, method_config
 from ..metrics import compute_metrics
+from ..provenance import code_state, file_hashes, machine, model_teacher_identity
 from ..soft_targets import add_teacher_logits, shift_teacher_column, true_class_probability
 from ..teacher import Teacher
 from ..teacher_training import train_teacher
@@ -373,19 +373,6 @@ def add_soft_targets(method_args, data_args, training_args, train: datasets.Data
 RUN_CONFIG_NAME = "run_config.json"
 
 
-def git_commit() -> str | None:
-    """The commit of the checkout this package runs from (with ``-dirty`` if it has changes), or None (an installed
-    wheel)."""
-    here = Path(__file__).resolve().parent
-    try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, check=True)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=here,
-                               capture_output=True, text=True, check=True)
-    except (OSError, subprocess.CalledProcessError):
-        return None
-    return commit.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
-
-
 def soft_target_summary(train: datasets.Dataset, training_args: TrainScriptConfig, k: int) -> dict:
     """How much of the training target sits on the true class (Eq. 2 at the run's tau, or 1 - eps + eps/K)."""
     column = training_args.teacher_logits_column
@@ -396,18 +383,37 @@ def soft_target_summary(train: datasets.Dataset, training_args: TrainScriptConfi
     return {"true_class_probability": 1.0 - eps + eps / k, "temperature": None}
 
 
+def parse_arguments(argv: list[str] | None) -> tuple:
+    """``lwkd train``'s arguments as its four dataclasses, the method's settings applied to the training ones."""
+    parser = HfArgumentParser((DataArguments, ModelArguments, MethodArguments, TrainScriptConfig))
+    data_args, model_args, method_args, training_args = parser.parse_args_into_dataclasses(args=argv)
+    training_args = method_config(training_args, method_args.method, label_smoothing=method_args.lsr_epsilon)
+    return data_args, model_args, method_args, training_args
+
+
+def run_arguments(data_args, model_args, method_args, training_args) -> dict:
+    """Every argument a run runs with, defaults included, as ``run_config.json`` records them."""
+    return {"data": dataclasses.asdict(data_args), "model": dataclasses.asdict(model_args),
+            "method": dataclasses.asdict(method_args), "training": json.loads(training_args.to_json_string())}
+
+
 def write_run_config(path: Path, data_args, model_args, method_args, training_args, teacher, soft_targets) -> None:
-    """Everything the run ran with: every argument, the method's settings, the teacher, the code and versions."""
+    """Everything the run ran with: every argument, the method's settings, the sha256 of every file it read, the
+    teachers' identities, the machine, the code (a diff beside it where the checkout has changes) and versions."""
+    model_teacher = get_method(method_args.method).needs_model_teacher and method_args.kd_teacher_dir
     record = {
-        "data": dataclasses.asdict(data_args),
-        "model": dataclasses.asdict(model_args),
-        "method": dataclasses.asdict(method_args),
+        **run_arguments(data_args, model_args, method_args, training_args),
         "method_settings": dataclasses.asdict(get_method(method_args.method)),
-        "training": json.loads(training_args.to_json_string()),
-        "lightweight_teacher": teacher.config.to_dict() if teacher is not None else None,
+        "lightweight_teacher": None if teacher is None else teacher.config.to_dict()
+        | {"weights_sha256": teacher.weights_sha256()},
+        "model_teacher": model_teacher_identity(method_args.kd_teacher_dir) if model_teacher else None,
         "soft_targets": soft_targets,
-        "git_commit": git_commit(),
-        "versions": {name: version(name) for name in ("torch", "transformers", "datasets")}
+        "file_sha256": file_hashes([data_args.data_dir, data_args.train_file, data_args.validation_file,
+                                    data_args.test_file, model_args.vocab_file, model_args.embeddings_file,
+                                    teacher and method_args.mnist_dir]),
+        "machine": machine(),
+        **code_state(path),
+        "versions": {name: version(name) for name in ("torch", "transformers", "datasets", "accelerate")}
         | {"python": sys.version.split()[0]},
     }
     atomic_write_json(path / RUN_CONFIG_NAME, record)
@@ -426,9 +432,7 @@ def flag_value(argv: list[str], flag: str) -> bool:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    parser = HfArgumentParser((DataArguments, ModelArguments, MethodArguments, TrainScriptConfig))
-    data_args, model_args, method_args, training_args = parser.parse_args_into_dataclasses(args=argv)
-    training_args = method_config(training_args, method_args.method, label_smoothing=method_args.lsr_epsilon)
+    data_args, model_args, method_args, training_args = parse_arguments(argv)
     # TrainingArguments turns do_eval on by itself when eval_strategy is set, so "asked for" is read off the flags
     asked_eval = flag_value(sys.argv[1:] if argv is None else argv, "--do_eval")
     explicit = training_args.do_train or training_args.do_predict or asked_eval

@@ -9,8 +9,10 @@ from pathlib import Path
 
 import pytest
 import torch
+from safetensors.torch import load_file
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
+from lwkd_hf.provenance import sha256_file, tensors_sha256
 from lwkd_hf.scripts import train as run_text_classification
 
 from .conftest import TOPICS, headlines, write_csv
@@ -67,13 +69,19 @@ def test_lwkd_run_trains_a_teacher_and_logs_every_term(thucnews_dir, mnist_dir, 
     assert logged and {"ce", "kl", "adv", "discriminator_loss", "discriminator_acc_real"} <= set(logged[0])
 
     record = json.loads((out / "run_config.json").read_text())  # every setting the run ran with
-    assert set(record) == {"data", "model", "method", "method_settings", "training", "lightweight_teacher",
-                           "soft_targets", "git_commit", "versions"}
+    assert set(record) >= {"data", "model", "method", "method_settings", "training", "lightweight_teacher",
+                           "model_teacher", "soft_targets", "file_sha256", "machine", "git_commit", "versions"}
     assert record["method"]["method"] == "lwkd" and record["method_settings"]["soft_targets"] == "lightweight"
     training = record["training"]
     assert (training["alpha"], training["beta"], training["temperature"], training["kl_scaling"]) == (0.5, 0.1, 6.0, "none")
     assert training["discriminator_learning_rate"] == 1e-3 and training["seed"] == 42
-    assert record["lightweight_teacher"] == teacher and record["data"]["max_seq_length"] == 32
+    weights = tensors_sha256(load_file(out / "teacher" / "model.safetensors"))
+    assert record["lightweight_teacher"] == teacher | {"weights_sha256": weights} and record["model_teacher"] is None
+    assert record["data"]["max_seq_length"] == 32
+    train_file = thucnews_dir / "train_first45000.txt"
+    assert record["file_sha256"][str(train_file.resolve())] == sha256_file(train_file)
+    assert len(record["file_sha256"]) == len(list(thucnews_dir.iterdir())) + len(list(mnist_dir.iterdir()))
+    assert record["machine"]["cpu_count"] == os.cpu_count() and record["machine"]["cpu"]
     assert 0.1 < record["soft_targets"]["true_class_probability"] < 1.0  # shifted: the label is the largest entry
 
 
@@ -112,6 +120,11 @@ def test_kd_and_kd_shuffle_distil_from_a_trained_run(thucnews_dir, sup_run, tmp_
             quick_args(thucnews_dir, out, method, "dpcnn", "--kd_teacher_dir", str(sup_run))
         )
         assert 0.0 <= results(out)["test_accuracy"] <= 1.0
+        teacher = json.loads((out / "run_config.json").read_text())["model_teacher"]
+        assert teacher == {"path": str(sup_run.resolve()), "model_type": "lwkd-textcnn", "architectures": ["TextCNN"],
+                           "weights_sha256": {"model.safetensors": tensors_sha256(load_file(sup_run / "model.safetensors"))},
+                           "test_accuracy": results(sup_run)["test_accuracy"],
+                           "git_commit": json.loads((sup_run / "run_config.json").read_text())["git_commit"]}
 
 
 def test_two_cpu_processes_under_accelerate_launch(thucnews_dir, tmp_path):

@@ -81,3 +81,21 @@ def test_a_finished_run_made_with_other_arguments_is_refused(tmp_path):
     with pytest.raises(ValueError, match="holds a run made as `lwkd train --learning_rate 5e-5`, not as `lwkd train "
                                          "--learning_rate 1e-3 --method sup"):
         finished([run])
+
+
+def test_a_finished_run_whose_defaults_changed_since_is_refused(tmp_path):
+    from lwkd_hf.scripts.compare import FINISHED, finished
+    from lwkd_hf.scripts.train import parse_arguments, run_arguments
+
+    run = plan(["--train_file", "t.csv"], ["lwkd"], {"lwkd": [{}]}, [0], "final", tmp_path, 2)[0]
+    Path(run["dir"]).mkdir(parents=True)
+    (Path(run["dir"]) / FINISHED).write_text(json.dumps({"command": "lwkd train " + " ".join(run["argv"]),
+                                                         "metrics": {"test_accuracy": 0.5}}))
+    recorded = json.loads(json.dumps(run_arguments(*parse_arguments(run["argv"]))))
+    recorded["data"].pop("max_seq_length")  # an argument added later is not a difference
+    (Path(run["dir"]) / "run_config.json").write_text(json.dumps(recorded))
+    assert [r["metrics"] for r in finished([run])] == [{"test_accuracy": 0.5}]
+    recorded["training"]["kl_scaling"] = "tau2"  # the default before this version
+    (Path(run["dir"]) / "run_config.json").write_text(json.dumps(recorded))
+    with pytest.raises(ValueError, match=r"ran with other values \(training.kl_scaling: 'tau2' -> 'none'\)"):
+        finished([run])
