@@ -73,7 +73,7 @@ def test_lwkd_run_trains_a_teacher_and_logs_every_term(thucnews_dir, mnist_dir, 
                            "model_teacher", "soft_targets", "file_sha256", "machine", "git_commit", "versions"}
     assert record["method"]["method"] == "lwkd" and record["method_settings"]["soft_targets"] == "lightweight"
     training = record["training"]
-    assert (training["alpha"], training["beta"], training["temperature"], training["kl_scaling"]) == (0.5, 0.1, 6.0, "none")
+    assert (training["alpha"], training["beta"], training["temperature"], training["kl_scaling"]) == (0.1, 0.1, 6.0, "none")
     assert training["discriminator_learning_rate"] == 1e-3 and training["seed"] == 42
     weights = tensors_sha256(load_file(out / "teacher" / "model.safetensors"))
     assert record["lightweight_teacher"] == teacher | {"weights_sha256": weights} and record["model_teacher"] is None
