@@ -11,6 +11,7 @@ defaults on four settings (issue 26, point 5):
     python benchmarks/defaults.py --data-root ../shared/data --output-dir runs/defaults --seeds 3
     python benchmarks/defaults.py ... --report-only        # the table from finished runs
     python benchmarks/defaults.py --write-english-csv outputs/english   # only the English CSVs
+    python benchmarks/defaults.py --plot defaults.png runs/defaults/*/   # lwkd − sup of finished comparisons
 
 Each setting is one ``lwkd compare`` folder (resumable: finished runs are never run again); the table of
 ``lwkd`` minus ``sup`` per setting goes to ``--summary`` (JSON) and the terminal. ``--extra`` adds ``lwkd train``
@@ -25,7 +26,8 @@ import json
 import random
 from pathlib import Path
 
-from lwkd_hf.atomic import atomic_write_json
+from lwkd_hf.atomic import atomic_path, atomic_write_json
+from lwkd_hf.comparison import paired_difference
 from lwkd_hf.scripts import compare
 
 TOPICS = {
@@ -81,6 +83,46 @@ def settings(data_root: Path, english: dict[str, Path]) -> dict[str, list[str]]:
     }
 
 
+def differences(folders: list[Path]) -> list[tuple]:
+    """``(setting, "α A, KL_SCALING", lwkd − sup)`` per comparison folder, sorted: the paired difference computed
+    from its runs' records (``compare_run.json``: test accuracy per seed), α and ``kl_scaling`` read from what its
+    LW-KD runs recorded (``run_config.json``)."""
+    rows = []
+    for folder in folders:
+        scores = {method: {json.loads(p.read_text())["seed"]: json.loads(p.read_text())["metrics"]["test_accuracy"]
+                           for p in (folder / "runs" / "final" / method).glob("*/seed*/compare_run.json")}
+                  for method in ("sup", "lwkd")}
+        record = next((folder / "runs" / "final" / "lwkd").glob("*/seed*/run_config.json"))
+        training = json.loads(record.read_text())["training"]
+        setting = "-".join(folder.name.split("-")[:2])
+        rows.append((setting, f"α {training['alpha']:g}, {training['kl_scaling']}",
+                     paired_difference(scores["lwkd"], scores["sup"])))
+    return sorted(rows, key=lambda row: (row[0], row[1]))
+
+
+def plot(rows: list[tuple], path: Path) -> None:
+    """``differences``' rows, one interval each; blue where it excludes 0 below, a dashed line at −1 point."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 0.45 * len(rows) + 1.3))
+    for i, (_, _, d) in enumerate(rows):
+        ax.errorbar(100 * d.mean, i, xerr=[[100 * (d.mean - d.low)], [100 * (d.high - d.mean)]],
+                    fmt="o", capsize=3, color="tab:blue" if d.high < 0 else "tab:gray")
+    ax.axvline(0, color="black", linewidth=0.8)
+    ax.axvline(-1, color="tab:red", linewidth=0.8, linestyle="--")
+    ax.set_yticks(range(len(rows)), [f"{setting}: {label}" for setting, label, _ in rows], fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlabel("lwkd − sup, test accuracy points\n(95 % t interval over paired seeds; dashed line: −1 point)")
+    ax.grid(alpha=0.3, axis="x")
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110, format="png")
+    plt.close(fig)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data-root", type=Path)
@@ -94,7 +136,12 @@ def main() -> None:
     parser.add_argument("--extra", nargs=argparse.REMAINDER, default=[], help="lwkd train arguments for every run")
     parser.add_argument("--summary", type=Path, help="write the table as JSON here")
     parser.add_argument("--report-only", action="store_true")
+    parser.add_argument("--plot", nargs="+", type=Path, metavar=("PNG", "FOLDER"),
+                        help="plot lwkd − sup of these finished comparison folders into PNG, and stop")
     args = parser.parse_args()
+    if args.plot:
+        plot(differences(args.plot[1:]), args.plot[0])
+        return
     if args.write_english_csv:
         print(json.dumps({split: str(path) for split, path in write_english_csv(args.write_english_csv).items()}))
         return

@@ -23,8 +23,8 @@ class LWKDConfig(TrainingArguments):
     Args:
         alpha (`float`, defaults to `0.1`): weight of the KL term against cross-entropy (Eq. 4), in [0, 1]. The
             paper's 0.5 halves the cross-entropy's weight and left LW-KD 1.65 points below plain supervision on a
-            short THUCNews run; 0.1 kept it within 0.3 points there and on three more settings (docs/compare.md,
-            "Defaults"). Pass 0.5 for the paper's setting.
+            short THUCNews run; with 0.1 it was 0.29 points below there, and its mean within one point of sup on
+            three more settings (docs/compare.md, "Defaults"). Pass 0.5 for the paper's setting.
         beta (`float`, defaults to `0.1`): weight of the adversarial term (Eq. 8); 0 builds no discriminator.
         temperature (`float`, defaults to `6.0`): tau of Eq. 2, for the KL term and the discriminator's inputs.
         kl_scaling (`str`, defaults to `"none"`): factor on the batch-mean KL: `"none"` (1, Eq. 4 as the paper
