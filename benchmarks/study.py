@@ -188,9 +188,11 @@ class Study:
         return runs
 
     def protocol_b_runs(self, selected: dict[str, dict]) -> list[dict]:
-        """Protocol B on the final seeds: each method at its tuned setting, and LW-KD at the paper's."""
-        return [self.run(PROTOCOL_B_FOLDER, m, s, seed) for seed in self.args.seeds
-                for m, s in [(m, selected[m]) for m in COMPARED] + [("lwkd", PAPER["lwkd"])]]
+        """Protocol B on the final seeds: each method at its tuned setting, and LW-KD at the paper's; seed by seed,
+        LW-KD and sup first, so that a study cut short has its main comparison on the most seeds."""
+        order = [("lwkd", selected["lwkd"]), ("sup", selected["sup"]), ("lwkd", PAPER["lwkd"])]
+        order += [(m, selected[m]) for m in COMPARED if m not in ("sup", "lwkd")]
+        return [self.run(PROTOCOL_B_FOLDER, m, s, seed) for seed in self.args.seeds for m, s in order]
 
     def to_run(self, runs: list[dict]) -> list[dict]:
         """The runs of a phase not finished yet, each folder once (a tuned setting may be the paper's), only
