@@ -49,8 +49,9 @@ from pathlib import Path
 import torch
 
 from lwkd_hf.atomic import atomic_path, atomic_write_json, atomic_write_text
-from lwkd_hf.methods import ABLATIONS, METHODS
 from lwkd_hf.comparison import binomial_half_width, holm, paired_difference
+from lwkd_hf.methods import ABLATIONS, METHODS
+from lwkd_hf.provenance import CODE_DIFF_NAME
 from lwkd_hf.scripts.compare import FINISHED, GRIDS, CompareArguments, config_name, run_all, run_spec
 from lwkd_hf.scripts.compare import select as select_best
 from lwkd_hf.scripts.compare import PAPER_SETTINGS as PAPER
@@ -380,7 +381,8 @@ def report(study: Study, path: Path | None) -> None:
     print(text)
 
 
-RECORD_FILES = ("run_config.json", "all_results.json", "trainer_state.json", FINISHED, "wall_seconds.json", "config.json")
+RECORD_FILES = ("run_config.json", CODE_DIFF_NAME, "all_results.json", "trainer_state.json", FINISHED, "wall_seconds.json",
+                "config.json")
 
 
 @contextlib.contextmanager
@@ -626,7 +628,7 @@ def render(rows, selected, tables, ablations, comparisons, adjusted, family, tea
     for table, title in (("paper", "At the paper's settings (LSR's and Tf-KD's: customary values; the paper states "
                                    "none)"), ("tuned", "Each method tuned on dev")):
         lines += ["", f"## {title}", "", "| method | configuration | test accuracy % (mean ± sd) | macro-F1 % | "
-                  "stopped epoch | true-class target probability |", "|---|---|---|---|---|---|"]
+                  "stopped epoch | true-class target probability | test NLL |", "|---|---|---|---|---|---|---|"]
         for method in list(COMPARED) + list(ablations[table]):
             name = config_name(table_settings(table, method, selected))
             group = row_of(method, name)
@@ -634,8 +636,13 @@ def render(rows, selected, tables, ablations, comparisons, adjusted, family, tea
             stop = f"{statistics.mean(r['stopped_epoch'] for r in group):.1f}" if group else "–"
             probs = [r["true_class_probability"] for r in group if r["true_class_probability"] is not None]
             prob = f"{statistics.mean(probs):.3f}" if probs else "–"
+            nll = f"{statistics.mean(r['test_nll'] for r in group):.3f}" if group else "–"
             lines.append(f"| {method} | `{name}` | {fmt_mean(r['test_accuracy'] for r in group)} | {f1} | {stop} | "
-                         f"{prob} |")
+                         f"{prob} | {nll} |")
+        lines += ["", "Test NLL: the plain test cross-entropy of the kept checkpoint (no label smoothing in evaluation, "
+                  "as in every final run's code). These runs predate the ECE metric "
+                  "(issue 26) and kept no weights, so their expected calibration error cannot be computed; protocol "
+                  "B's and later runs record it."]
         lines += ["", "LW-KD minus each (points, 95 % t interval over paired seeds, raw and Holm-corrected p):", "",
                   "| LW-KD minus | difference [95 % CI] | seeds | p | Holm p |", "|---|---|---|---|---|"]
         for (t, other, c), p in zip(comparisons, adjusted):
