@@ -89,11 +89,14 @@ def differences(folders: list[Path]) -> list[tuple]:
     LW-KD runs recorded (``run_config.json``)."""
     rows = []
     for folder in folders:
-        scores = {method: {json.loads(p.read_text())["seed"]: json.loads(p.read_text())["metrics"]["test_accuracy"]
-                           for p in (folder / "runs" / "final" / method).glob("*/seed*/compare_run.json")}
-                  for method in ("sup", "lwkd")}
-        record = next((folder / "runs" / "final" / "lwkd").glob("*/seed*/run_config.json"))
-        training = json.loads(record.read_text())["training"]
+        records = {method: [json.loads(p.read_text()) for p in (folder / "runs" / "final" / method).glob(
+            "*/seed*/compare_run.json")] for method in ("sup", "lwkd")}
+        configs = sorted((folder / "runs" / "final" / "lwkd").glob("*/seed*/run_config.json"))
+        if not (records["sup"] and records["lwkd"] and configs):
+            raise ValueError(f"{folder}: expected finished sup and lwkd runs under runs/final/, found "
+                             f"{len(records['sup'])} and {len(records['lwkd'])}")
+        scores = {method: {r["seed"]: r["metrics"]["test_accuracy"] for r in found} for method, found in records.items()}
+        training = json.loads(configs[0].read_text())["training"]
         setting = "-".join(folder.name.split("-")[:2])
         rows.append((setting, f"α {training['alpha']:g}, {training['kl_scaling']}",
                      paired_difference(scores["lwkd"], scores["sup"])))
@@ -140,6 +143,8 @@ def main() -> None:
                         help="plot lwkd − sup of these finished comparison folders into PNG, and stop")
     args = parser.parse_args()
     if args.plot:
+        if len(args.plot) < 2:
+            parser.error("--plot takes the PNG to write, then one or more comparison folders")
         plot(differences(args.plot[1:]), args.plot[0])
         return
     if args.write_english_csv:

@@ -3,7 +3,9 @@
 # (transformers 5.24, datasets 5.2, evaluate 0.4.6, dill, multiprocess for the machine's Python), points
 # LWKD_DATA_DIR at .devdata/ (a copy of the offline data folder), prints the machine, runs the CUDA tests
 # (unless SKIP_GPU_TESTS is set), then runs "$@". $OUT receives gpu_tests.log.
-#   bash benchmarks/gpu.sh python3 benchmarks/study.py --data-root .devdata --jobs 14
+#   bash benchmarks/gpu.sh python3 benchmarks/efficiency.py --data-root .devdata ...
+# Not benchmarks/study.py or lwkd compare: they run on Ray, which the GPU image lacks and whose wheel (79 MB for
+# cp311) is over what a call can carry.
 set -uo pipefail
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl || exit 1
 export PYTHONPATH=/tmp/site:$PWD OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} PYTHONUNBUFFERED=1

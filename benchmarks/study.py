@@ -6,7 +6,7 @@ batch 128, constant rate, evaluate on dev every 100 batches, keep the checkpoint
 cross-entropy, stop after 1,000 batches without improvement, at most 20 epochs (``PROTOCOL``). Xavier-normal
 initialisation is the students' own.
 
-Plan, in three phases, each run one Ray Tune trial of ``lwkd compare``'s runner (``lwkd train`` or ``lwkd
+Plan, in four phases, each run one Ray Tune trial of ``lwkd compare``'s runner (``lwkd train`` or ``lwkd
 teacher`` in an actor process, ``--jobs`` at once; a finished run is skipped, so the study resumes where it stopped):
 
 1. teachers: LW-KD's T1 (LeNet5 on the MNIST training set, one per seed), the KD teacher (TextRCNN trained
@@ -52,7 +52,8 @@ from lwkd_hf.atomic import atomic_path, atomic_write_json, atomic_write_text
 from lwkd_hf.comparison import binomial_half_width, holm, paired_difference
 from lwkd_hf.methods import ABLATIONS, METHODS
 from lwkd_hf.provenance import CODE_DIFF_NAME
-from lwkd_hf.scripts.compare import FINISHED, GRIDS, CompareArguments, config_name, run_all, run_spec
+from lwkd_hf.scripts.compare import FINISHED, GRIDS, CompareArguments, config_name, drop_options, run_all, run_spec
+from lwkd_hf.scripts.compare import finished as check_finished
 from lwkd_hf.scripts.compare import select as select_best
 from lwkd_hf.scripts.compare import PAPER_SETTINGS as PAPER
 
@@ -68,13 +69,7 @@ PROTOCOL = [
     "--logging_steps", "100", "--report_to", "none", "--disable_tqdm", "true",
 ]
 #: Protocol B (issue 27): the same budget without early stopping; the checkpoint with the best dev accuracy is kept.
-PROTOCOL_B = [
-    "--num_train_epochs", str(EPOCH_BUDGET), "--learning_rate", "1e-3", "--lr_scheduler_type", "constant",
-    "--per_device_train_batch_size", "128", "--eval_strategy", "steps", "--eval_steps", "100",
-    "--save_strategy", "steps", "--save_steps", "100", "--save_total_limit", "1", "--save_only_model", "true",
-    "--load_best_model_at_end", "true", "--metric_for_best_model", "accuracy",
-    "--logging_steps", "100", "--report_to", "none", "--disable_tqdm", "true",
-]
+PROTOCOL_B = ["accuracy" if arg == "loss" else arg for arg in drop_options(PROTOCOL, {"early_stopping_patience"})]
 PROTOCOL_B_FOLDER = "protocol-b"
 TUNING_SEEDS = (100, 101)
 FINAL_SEEDS = (0, 1, 2, 3, 4)
@@ -204,15 +199,16 @@ class Study:
             directory = Path(run["dir"])
             if run["phase"] == "teacher" and finished(directory) and not (directory / "model.safetensors").is_file():
                 shutil.rmtree(directory)
-            if not finished(directory):
-                unique[run["dir"]] = run
-        return [run for run in unique.values()
-                if not self.args.methods or run["phase"] == "teacher" or run["method"] in self.args.methods]
+            unique.setdefault(run["dir"], run)
+        check_finished(list(unique.values()))  # a compare-made run of other arguments or defaults stops the study
+        return [run for run in unique.values() if not finished(Path(run["dir"])) and (
+            not self.args.methods or run["phase"] == "teacher" or run["method"] in self.args.methods)]
 
     def run_phase(self, phase: str, runs: list[dict], resources: CompareArguments) -> None:
         todo = self.to_run(runs)
-        planned = len({run["dir"] for run in runs})
-        print(f"{phase}: {planned - len(todo)} of {planned} planned runs finished before")
+        folders = {Path(run["dir"]) for run in runs}
+        print(f"{phase}: {sum(finished(f) for f in folders)} of {len(folders)} planned runs finished before, "
+              f"{len(todo)} to run now")
         if todo:
             run_all(todo, resources, self.runs, phase)
 
@@ -321,6 +317,12 @@ def cells(rows: list[dict], seeds) -> dict[tuple[str, str], dict[int, float]]:
         if r["seed"] in seeds:
             out.setdefault((r["method"], r["config"]), {})[r["seed"]] = r["test_accuracy"]
     return out
+
+
+def mean_of(rows: list[dict], key: str, scale: float, digits: int) -> str:
+    """The mean of ``key`` over the rows that have it, scaled and rounded; "–" where none has."""
+    values = [r[key] for r in rows if r[key] is not None]
+    return f"{scale * statistics.mean(values):.{digits}f}" if values else "–"
 
 
 def fmt_mean(values) -> str:
@@ -442,7 +444,8 @@ def plan_status(study: Study) -> list[str]:
     """Finished against planned runs, per phase (the tuned phase as planned from the grid so far)."""
     selected = select(read_records(study.runs, phase="grid"))
     phases = {"grid (tuning seeds)": study.grid_runs(), "paper settings (final seeds)": study.paper_runs()
-              + study.paper_ablation_runs(), "tuned (final seeds)": study.tuned_runs(selected)}
+              + study.paper_ablation_runs(), "tuned (final seeds)": study.tuned_runs(selected),
+              "protocol B (final seeds)": study.protocol_b_runs(selected)}
     lines = []
     for name, runs in phases.items():
         folders = {Path(run["dir"]) for run in runs}
@@ -501,13 +504,9 @@ def protocol_b_section(study: Study, rows_b: list[dict], selected: dict[str, dic
     for method, name in order:
         group = [r for r in rows_b if r["method"] == method and r["config"] == name and r["seed"] in FINAL_SEEDS]
 
-        def mean(key, scale=1.0, digits=2):
-            values = [r[key] for r in group if r[key] is not None]
-            return f"{scale * statistics.mean(values):.{digits}f}" if values else "–"
-
         lines.append(f"| {method} | `{name}` | {fmt_mean(r['test_accuracy'] for r in group)} | "
-                     f"{mean('test_macro_f1', 100)} | {mean('test_ece', 100)} | {mean('test_nll', 1, 3)} | "
-                     f"{mean('best_step', 1, 0)} |")
+                     f"{mean_of(group, 'test_macro_f1', 100, 2)} | {mean_of(group, 'test_ece', 100, 2)} | "
+                     f"{mean_of(group, 'test_nll', 1, 3)} | {mean_of(group, 'best_step', 1, 0)} |")
     lwkd = final.get(tuned_lwkd, {})
     compared = [(f"{m} ({'paper' if (m, n) == paper_lwkd else 'tuned'})", paired_difference(lwkd, final.get((m, n), {})))
                 for m, n in order if (m, n) != tuned_lwkd]
@@ -628,7 +627,8 @@ def render(rows, selected, tables, ablations, comparisons, adjusted, family, tea
     for table, title in (("paper", "At the paper's settings (LSR's and Tf-KD's: customary values; the paper states "
                                    "none)"), ("tuned", "Each method tuned on dev")):
         lines += ["", f"## {title}", "", "| method | configuration | test accuracy % (mean ± sd) | macro-F1 % | "
-                  "stopped epoch | true-class target probability | test NLL |", "|---|---|---|---|---|---|---|"]
+                  "stopped epoch | true-class target probability | test NLL | ECE % |", "|---|---|---|---|---|---|---|---|"]
+        without_ece = 0
         for method in list(COMPARED) + list(ablations[table]):
             name = config_name(table_settings(table, method, selected))
             group = row_of(method, name)
@@ -636,13 +636,15 @@ def render(rows, selected, tables, ablations, comparisons, adjusted, family, tea
             stop = f"{statistics.mean(r['stopped_epoch'] for r in group):.1f}" if group else "–"
             probs = [r["true_class_probability"] for r in group if r["true_class_probability"] is not None]
             prob = f"{statistics.mean(probs):.3f}" if probs else "–"
-            nll = f"{statistics.mean(r['test_nll'] for r in group):.3f}" if group else "–"
+            nll, ece = (mean_of(group, "test_nll", 1, 3), mean_of(group, "test_ece", 100, 2))
             lines.append(f"| {method} | `{name}` | {fmt_mean(r['test_accuracy'] for r in group)} | {f1} | {stop} | "
-                         f"{prob} | {nll} |")
-        lines += ["", "Test NLL: the plain test cross-entropy of the kept checkpoint (no label smoothing in evaluation, "
-                  "as in every final run's code). These runs predate the ECE metric "
-                  "(issue 26) and kept no weights, so their expected calibration error cannot be computed; protocol "
-                  "B's and later runs record it."]
+                         f"{prob} | {nll} | {ece} |")
+            without_ece += sum(r["test_ece"] is None for r in group)
+        lines += ["", "Test NLL: the plain test cross-entropy of the kept checkpoint (no label smoothing in evaluation). "
+                  "ECE: expected calibration error, 15 bins."]
+        if without_ece:
+            lines[-1] += (f" {without_ece} of these runs predate the ECE metric (issue 26) and kept no weights, so their "
+                          "ECE cannot be computed (–).")
         lines += ["", "LW-KD minus each (points, 95 % t interval over paired seeds, raw and Holm-corrected p):", "",
                   "| LW-KD minus | difference [95 % CI] | seeds | p | Holm p |", "|---|---|---|---|---|"]
         for (t, other, c), p in zip(comparisons, adjusted):
@@ -766,17 +768,19 @@ def provenance(runs: Path, rows: list[dict]) -> list[str]:
     issue 27; before, only the torch build tells a GPU machine from these CPUs), the commit and whether its diff is
     stored, the teachers' identities."""
     records = [(directory, json.loads((directory / "run_config.json").read_text()))
-               for directory in sorted((runs / "runs").glob("*/*/seed*")) if finished(directory)]
+               for folder in ("runs", PROTOCOL_B_FOLDER) for directory in sorted((runs / folder).glob("*/*/seed*"))
+               if finished(directory)]
     if not records:
         return []
 
     def where(record: dict) -> str:
         machine = record.get("machine")
         if machine:
-            return f"{', '.join(machine['gpus']) or machine['cpu']} (torch {record['versions']['torch']})"
+            hardware = ", ".join(machine["gpus"]) or f"{machine['cpu']}, {machine['cpu_count']} cores"
+            return f"{hardware} (torch {record['versions']['torch']})"
         torch_build = record["versions"]["torch"]
-        return (f"a lent GPU machine (torch {torch_build}; the record names no GPU)" if "+cu" in torch_build else
-                f"this project's 2-core CPU machine (torch {torch_build})")
+        return (f"a GPU machine (torch {torch_build}; the record names no GPU)" if "+cu" in torch_build else
+                f"a CPU-only machine (torch {torch_build}; the record names no CPU)")
 
     machines: dict[str, int] = {}
     for _, record in records:
@@ -821,7 +825,9 @@ def corrections(tables, ablations) -> list[str]:
         "- \"more so for the methods with fewer finished tuning seeds\": stale (every configuration has both tuning "
         "seeds); removed.",
         "- \"the KL term to the shifted teacher does the work\" (docs/measurements.md): withdrawn; tuned w/o ADV minus "
-        f"sup is {fmt_ci(no_adv) if no_adv.n else '–'} points (unadjusted), not a measurable gain.",
+        f"sup is {fmt_ci(no_adv) if no_adv.n else '–'} points (unadjusted)"
+        + (", an interval that contains 0: not a measurable gain." if no_adv.n >= 2 and no_adv.low <= 0 <= no_adv.high
+           else "."),
         "- \"defaults are the paper's text setting\" (docs/trainer.md): `kl_scaling` and the discriminator's learning "
         "rate were never the paper's, and α's default is no longer the paper's 0.5 (see the README's defaults).",
         "- unstated differences (TextCNN's size, the w/o SYN teacher, TextRCNN's learning rate in Table 11) and the "

@@ -16,8 +16,11 @@ CODE_DIFF_NAME = "code.diff"
 
 
 def sha256_file(path: str | os.PathLike) -> str:
+    digest = hashlib.sha256()
     with open(path, "rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def tensors_sha256(tensors: dict) -> str:
@@ -32,16 +35,15 @@ def tensors_sha256(tensors: dict) -> str:
 
 
 def file_hashes(paths) -> dict[str, str]:
-    """sha256 of each named file and of every file under each named folder, by resolved path; names that are not
-    local paths (Hub ids) or are None are left out."""
-    hashes = {}
-    for name in paths:
-        if not name:
-            continue
-        path = Path(name).resolve()
-        files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path] if path.is_file() else []
-        hashes.update({str(file): sha256_file(file) for file in files})
-    return hashes
+    """sha256 of each named file and of every file under each named folder, by resolved path, each file once; names
+    that are not local paths (Hub ids) or are None are left out."""
+    files = set()
+    for path in (Path(name).resolve() for name in paths if name):
+        if path.is_dir():
+            files.update(p for p in path.rglob("*") if p.is_file())
+        elif path.is_file():
+            files.add(path)
+    return {str(file): sha256_file(file) for file in sorted(files)}
 
 
 def cpu_model() -> str:
@@ -62,30 +64,39 @@ def machine() -> dict:
             "cuda": torch.version.cuda}
 
 
-def code_state(output_dir: Path, checkout: Path = Path(__file__).resolve().parent) -> dict:
-    """The commit of the checkout this package runs from; where tracked files differ from it, ``git diff HEAD`` is
-    written to ``output_dir/code.diff`` and its sha256 recorded. Outside a checkout (an installed wheel): no commit."""
+def code_state(output_dir: Path, checkout: Path = Path(__file__).resolve().parents[1]) -> dict:
+    """The commit of the checkout this package runs from (``checkout`` must be that repository's top folder, so an
+    installed copy inside some other repository records nothing); where tracked files differ from it, ``git diff
+    HEAD`` is written to ``output_dir/code.diff`` and its sha256 recorded, and a ``code.diff`` left by an earlier run
+    in that folder is removed otherwise. Outside a checkout (an installed wheel): no commit."""
 
-    def git(*args: str) -> str:
-        return subprocess.run(["git", *args], cwd=checkout, capture_output=True, text=True, check=True).stdout
+    def git(*args: str) -> bytes:
+        return subprocess.run(["git", *args], cwd=checkout, capture_output=True, check=True).stdout
 
+    (output_dir / CODE_DIFF_NAME).unlink(missing_ok=True)
     try:
-        commit = git("rev-parse", "HEAD").strip()
+        top = Path(git("rev-parse", "--show-toplevel").decode().strip()).resolve()
+        commit = git("rev-parse", "HEAD").decode().strip()
         diff = git("diff", "HEAD", "--binary")
     except (OSError, subprocess.CalledProcessError):
         return {"git_commit": None}
+    if top != checkout.resolve():
+        return {"git_commit": None}
     if not diff:
         return {"git_commit": commit}
-    (output_dir / CODE_DIFF_NAME).write_text(diff, encoding="utf-8")
+    (output_dir / CODE_DIFF_NAME).write_bytes(diff)
     return {"git_commit": f"{commit}-dirty",
-            "code_diff": {"file": CODE_DIFF_NAME, "sha256": hashlib.sha256(diff.encode("utf-8")).hexdigest()}}
+            "code_diff": {"file": CODE_DIFF_NAME, "sha256": hashlib.sha256(diff).hexdigest()}}
 
 
 def model_teacher_identity(folder: str | os.PathLike) -> dict:
     """A classifier used as a teacher (KD's, or w/o SYN's): its resolved folder, its weights' ``tensors_sha256`` per
-    safetensors file, its architecture, and, where it is one of our runs, its test accuracy and the code it ran on."""
+    safetensors file, its architecture, and, where it is one of our runs, its test accuracy and the code it ran on.
+    A name that is no local folder is a Hub id, recorded as such."""
     from safetensors.torch import load_file
 
+    if not Path(folder).is_dir():
+        return {"hub_id": str(folder)}
     folder = Path(folder).resolve()
     config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
     identity = {"path": str(folder),

@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+import os
 import struct
 import subprocess
 
@@ -18,14 +19,15 @@ def test_files_and_every_file_under_a_folder_are_hashed_hub_ids_and_none_left_ou
     (tmp_path / "data" / "train.txt").write_bytes(b"abc")
     (tmp_path / "data" / "sub" / "vectors.npz").write_bytes(b"")
     (tmp_path / "vocab.json").write_bytes(b"abc")
-    hashes = file_hashes([str(tmp_path / "data"), tmp_path / "vocab.json", None, "user/some-hub-dataset"])
+    hashes = file_hashes([str(tmp_path / "data"), tmp_path / "vocab.json", None, "user/some-hub-dataset",
+                          tmp_path / "data" / "train.txt"])  # named twice, hashed once
     assert hashes == {str(tmp_path / "data" / "sub" / "vectors.npz"): hashlib.sha256(b"").hexdigest(),
                       str(tmp_path / "data" / "train.txt"): ABC_SHA256, str(tmp_path / "vocab.json"): ABC_SHA256}
 
 
 def test_machine_names_the_cpu():
     found = machine()
-    assert found["cpu"] and found["cpu_count"] >= 1 and found["gpus"] == []  # the CPU CI machine
+    assert found["cpu"] and found["cpu_count"] == os.cpu_count() and isinstance(found["gpus"], list)
 
 
 def test_a_dirty_checkout_stores_its_diff_beside_the_record(tmp_path):
@@ -48,7 +50,11 @@ def test_a_dirty_checkout_stores_its_diff_beside_the_record(tmp_path):
     assert "-alpha = 0.5\n+alpha = 0.1\n" in diff
     assert state == {"git_commit": f"{commit}-dirty",
                      "code_diff": {"file": "code.diff", "sha256": hashlib.sha256(diff.encode()).hexdigest()}}
+    (repo / "losses.py").write_text("alpha = 0.5\n")
+    assert code_state(out, repo) == {"git_commit": commit} and not (out / "code.diff").exists()  # none left behind
     assert code_state(out, tmp_path) == {"git_commit": None}  # not a checkout
+    (repo / "site-packages").mkdir()  # a copy installed inside some other repository records no commit of it
+    assert code_state(out, repo / "site-packages") == {"git_commit": None}
 
 
 WEIGHTS = {"w": torch.tensor([1.0, -2.0]), "b": torch.tensor([3], dtype=torch.int64)}
@@ -69,3 +75,4 @@ def test_a_model_teacher_is_identified_by_its_weights_and_record(tmp_path):
     assert model_teacher_identity(tmp_path) == {
         "path": str(tmp_path.resolve()), "weights_sha256": {"model.safetensors": WEIGHTS_SHA256},
         "model_type": "textrcnn", "architectures": ["TextRCNN"], "test_accuracy": 0.875}
+    assert model_teacher_identity("someone/bert-teacher") == {"hub_id": "someone/bert-teacher"}

@@ -93,7 +93,9 @@ class CompareArguments:
     )
     gpus_per_run: float | None = field(default=None, metadata={"help": "GPUs a run takes (default: 1 where there is one)"})
     address: str | None = field(default=None, metadata={"help": "A Ray cluster to join (default: a local one)"})
-    report_only: bool = field(default=False, metadata={"help": "Write the report from finished runs; run nothing"})
+    report_only: bool = field(
+        default=False, metadata={"help": "Write the report from finished runs; run nothing (a run whose recorded "
+                                 "arguments differ from what its command means today is reported, with a warning)"})
 
     def __post_init__(self):
         if self.seeds < 1 or self.tuning_seeds < 1:
@@ -229,10 +231,11 @@ def changed_arguments(recorded: dict, planned: dict, prefix: str = "") -> list[s
     return sorted(changes)
 
 
-def finished(runs: list[dict]) -> list[dict]:
-    """The records of the planned runs that finished. A finished run made with another command, or whose arguments
-    (defaults included, from its ``run_config.json``) differ from what the same command means today (a changed
-    default, another version), is an error: its folder would otherwise stand for a run it is not."""
+def finished(runs: list[dict], strict: bool = True) -> list[dict]:
+    """The records of the planned runs that finished. A finished run made with another command is an error, and so
+    is, where ``strict``, one whose arguments (defaults included, from its ``run_config.json``) differ from what the
+    same command means today (a changed default, another version): its folder would otherwise stand for a run it is
+    not. Not ``strict`` (a report of what exists), such runs are reported with a warning."""
     records = []
     for run in runs:
         marker = Path(run["dir"]) / FINISHED
@@ -248,8 +251,11 @@ def finished(runs: list[dict]) -> list[dict]:
                 planned_arguments = json.loads(json.dumps(train.run_arguments(*train.parse_arguments(run["argv"]))))
                 changes = changed_arguments({k: recorded.get(k, {}) for k in planned_arguments}, planned_arguments)
                 if changes:
-                    raise ValueError(f"{marker.parent} holds a run of the same command that ran with other values "
-                                     f"({'; '.join(changes[:5])}): a default changed since; use another --output_dir")
+                    message = (f"{marker.parent} holds a run of the same command that ran with other values "
+                               f"({'; '.join(changes[:5])}): a default changed since")
+                    if strict:
+                        raise ValueError(f"{message}; use another --output_dir")
+                    print(f"warning: {message}; reported as it ran", file=sys.stderr)
             records.append(record)
     return records
 
@@ -365,7 +371,7 @@ def main(argv: list[str] | None = None) -> dict:
         ["sup", "lsr", "tfkd", "lwkd"] + (["kd"] if method_args.kd_teacher_dir else []))
     own = {f.name for f in dataclasses.fields(CompareArguments)} | {"output_dir", "seed", "method"}
     base_argv = drop_options(argv, own)
-    command = shlex.join(["lwkd", "compare", *argv])
+    invocation = shlex.join(["lwkd", "compare", *argv])
     threads = args.cpus_per_run or os.cpu_count() or 1
     if args.gpus_per_run is None:
         args.gpus_per_run = 1.0 if torch.cuda.is_available() else 0.0
@@ -377,15 +383,15 @@ def main(argv: list[str] | None = None) -> dict:
         grid = plan(base_argv, methods, read_grid(args.grid, methods), tuning, "tune", output_dir, threads)
         if not args.report_only:
             run_all(grid, args, output_dir, "tune")
-        settings = {m: [chosen] for m, chosen in select(finished(grid)).items()}
+        settings = {m: [chosen] for m, chosen in select(finished(grid, strict=not args.report_only)).items()}
     finals = plan(base_argv, methods, settings, list(range(args.seeds)), "final", output_dir, threads)
     if not args.report_only:
         run_all(finals, args, output_dir, "final")
-    records = finished(finals)
+    records = finished(finals, strict=not args.report_only)
     prefix = "test" if all("test_accuracy" in r["metrics"] for r in records) else "eval"
     summary = summarize(records, prefix)
     summary["runs"] = [{k: r[k] for k in ("method", "settings", "seed", "wall_seconds")} for r in records]
-    write_report(summary, output_dir, command)
+    write_report(summary, output_dir, invocation)
     print((output_dir / "comparison.md").read_text(encoding="utf-8"))
     return summary
 

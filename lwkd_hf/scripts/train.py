@@ -398,8 +398,9 @@ def run_arguments(data_args, model_args, method_args, training_args) -> dict:
 
 
 def write_run_config(path: Path, data_args, model_args, method_args, training_args, teacher, soft_targets) -> None:
-    """Everything the run ran with: every argument, the method's settings, the sha256 of every file it read, the
-    teachers' identities, the machine, the code (a diff beside it where the checkout has changes) and versions."""
+    """Everything the run ran with: every argument, the method's settings, the sha256 of its data, vocabulary,
+    embeddings and MNIST files, the teachers' identities, the machine, the code (a diff beside it where the checkout
+    has changes) and versions."""
     model_teacher = get_method(method_args.method).needs_model_teacher and method_args.kd_teacher_dir
     record = {
         **run_arguments(data_args, model_args, method_args, training_args),
@@ -410,7 +411,7 @@ def write_run_config(path: Path, data_args, model_args, method_args, training_ar
         "soft_targets": soft_targets,
         "file_sha256": file_hashes([data_args.data_dir, data_args.train_file, data_args.validation_file,
                                     data_args.test_file, model_args.vocab_file, model_args.embeddings_file,
-                                    teacher and method_args.mnist_dir]),
+                                    teacher and (method_args.mnist_dir or teacher.config.mnist_source)]),
         "machine": machine(),
         **code_state(path),
         "versions": {name: version(name) for name in ("torch", "transformers", "datasets", "accelerate")}

@@ -34,3 +34,9 @@ def test_lwkd_minus_sup_per_folder(defaults, tmp_path):
     assert textcnn.high - textcnn.mean == pytest.approx(4.302653 * 0.0057735 / 3 ** 0.5, rel=1e-4)
     defaults.plot(rows, tmp_path / "defaults.png")
     assert (tmp_path / "defaults.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_a_folder_without_finished_runs_is_named(defaults, tmp_path):
+    comparison(tmp_path / "bert-english", {"sup": [0.99]}, 0.1, "none")
+    with pytest.raises(ValueError, match="bert-english: expected finished sup and lwkd runs under runs/final/, found 1 and 0"):
+        defaults.differences([tmp_path / "bert-english"])

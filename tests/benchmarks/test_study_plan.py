@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from lwkd_hf.scripts.compare import command
+
 
 @pytest.fixture
 def plan(study, tmp_path):
@@ -17,9 +19,11 @@ def plan(study, tmp_path):
     return study.Study(args)
 
 
-def finish(directory: Path, marker: str, wall: float = 12.5) -> None:
+def finish(run: dict, marker: str, wall: float = 12.5) -> None:
+    """A finished run's marker: the example script's ``wall_seconds.json`` or compare's record of its command."""
+    directory = Path(run["dir"])
     directory.mkdir(parents=True)
-    (directory / marker).write_text(json.dumps({"wall_seconds": wall}))
+    (directory / marker).write_text(json.dumps({"wall_seconds": wall, "command": command(run)}))
 
 
 def test_teachers_and_runs_are_lwkd_commands_writing_into_their_folders(study, plan, tmp_path):
@@ -43,20 +47,23 @@ def test_teachers_and_runs_are_lwkd_commands_writing_into_their_folders(study, p
 
 def test_finished_runs_of_either_runner_are_skipped_and_shared_folders_run_once(study, plan, tmp_path):
     paper = plan.paper_runs()
-    finish(Path(paper[0]["dir"]), "wall_seconds.json")  # sup seed 0, made by the example script
-    finish(Path(paper[1]["dir"]), study.FINISHED)  # lsr seed 0, made by lwkd compare's runner
+    finish(paper[0], "wall_seconds.json")  # sup seed 0, made by the example script
+    finish(paper[1], study.FINISHED)  # lsr seed 0, made by lwkd compare's runner
     todo = plan.to_run(paper + paper)
     assert len(todo) == len(paper) - 2 and len({r["dir"] for r in todo}) == len(todo)
     assert [(r["method"], r["seed"]) for r in todo][:3] == [("tfkd", 0), ("kd", 0), ("lwkd", 0)]
     assert study.wall_seconds(Path(paper[0]["dir"])) == 12.5 and study.wall_seconds(Path(paper[1]["dir"])) == 12.5
     plan.args.methods = ["lwkd"]
     assert {r["method"] for r in plan.to_run(paper)} == {"lwkd"}
+    other = dict(paper[1], argv=paper[1]["argv"] + ["--learning_rate", "5e-4"])  # the same folder, another command
+    with pytest.raises(ValueError, match="holds a run made as `lwkd train .*`, not as"):
+        plan.to_run([other])
 
 
 def test_a_teacher_without_its_weights_is_trained_again(study, plan):
     t1, kd_teacher, _ = plan.teacher_runs([0])
-    finish(Path(t1["dir"]), "wall_seconds.json")  # restored from records.tar.gz: JSON only
-    finish(Path(kd_teacher["dir"]), study.FINISHED)
+    finish(t1, "wall_seconds.json")  # restored from records.tar.gz: JSON only
+    finish(kd_teacher, study.FINISHED)
     (Path(kd_teacher["dir"]) / "model.safetensors").write_bytes(b"weights")
     todo = plan.to_run([t1, kd_teacher])
     assert [r["method"] for r in todo] == ["T1"] and not Path(t1["dir"]).exists()

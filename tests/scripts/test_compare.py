@@ -83,7 +83,7 @@ def test_a_finished_run_made_with_other_arguments_is_refused(tmp_path):
         finished([run])
 
 
-def test_a_finished_run_whose_defaults_changed_since_is_refused(tmp_path):
+def test_a_finished_run_whose_defaults_changed_since_is_refused(tmp_path, capsys):
     from lwkd_hf.scripts.compare import FINISHED, finished
     from lwkd_hf.scripts.train import parse_arguments, run_arguments
 
@@ -97,5 +97,10 @@ def test_a_finished_run_whose_defaults_changed_since_is_refused(tmp_path):
     assert [r["metrics"] for r in finished([run])] == [{"test_accuracy": 0.5}]
     recorded["training"]["kl_scaling"] = "tau2"  # the default before this version
     (Path(run["dir"]) / "run_config.json").write_text(json.dumps(recorded))
-    with pytest.raises(ValueError, match=r"ran with other values \(training.kl_scaling: 'tau2' -> 'none'\)"):
+    recorded["training"]["alpha"] = 0.5  # and alpha's
+    (Path(run["dir"]) / "run_config.json").write_text(json.dumps(recorded))
+    with pytest.raises(ValueError, match=r"ran with other values \(training.alpha: 0.5 -> 0.1; "
+                                         r"training.kl_scaling: 'tau2' -> 'none'\)"):
         finished([run])
+    assert [r["metrics"] for r in finished([run], strict=False)] == [{"test_accuracy": 0.5}]  # --report_only
+    assert "training.alpha: 0.5 -> 0.1" in capsys.readouterr().err
