@@ -6,7 +6,7 @@ batch 128, constant rate, evaluate on dev every 100 batches, keep the checkpoint
 cross-entropy, stop after 1,000 batches without improvement, at most 20 epochs (``PROTOCOL``). Xavier-normal
 initialisation is the students' own.
 
-Plan, in four phases, each run one Ray Tune trial of ``lwkd compare``'s runner (``lwkd train`` or ``lwkd
+Plan, in phases, each run one Ray Tune trial of ``lwkd compare``'s runner (``lwkd train`` or ``lwkd
 teacher`` in an actor process, ``--jobs`` at once; a finished run is skipped, so the study resumes where it stopped):
 
 1. teachers: LW-KD's T1 (LeNet5 on the MNIST training set, one per seed), the KD teacher (TextRCNN trained
@@ -16,8 +16,10 @@ teacher`` in an actor process, ``--jobs`` at once; a finished run is skipped, so
 3. ``tuned``: each method at its best grid configuration (mean dev accuracy over the tuning seeds, as ``lwkd
    compare --tune`` selects), on the final seeds, with lwkd-no-adv / lwkd-no-kl at the tuned LW-KD setting; and the
    paper settings' kd-shuffle, lwkd-no-adv, lwkd-no-kl, lwkd-no-syn;
-4. ``protocol-b`` (issue 27): each method at its tuned setting and LW-KD at the paper's, on the final seeds, for
-   ``EPOCH_BUDGET`` epochs without early stopping, keeping the checkpoint with the best dev accuracy.
+4. each of ``CELLS`` (issue 27; ``--cells`` picks some), its own teachers first, on the final seeds: ``protocol-b``
+   (the same cell without early stopping, the checkpoint with the best dev accuracy; each method tuned, and LW-KD at
+   the paper's), ``toutiao-textcnn`` and ``thucnews-textrcnn`` (paper Table 7's text cells; every method at the
+   settings tuned here and at the paper's, with w/o ADV and w/o KL).
 
 The first 125 runs were made by the example script before this runner existed; their folders (``wall_seconds.json``
 instead of ``compare_run.json``) count as finished.
@@ -44,6 +46,7 @@ import math
 import os
 import shutil
 import statistics
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -70,7 +73,6 @@ PROTOCOL = [
 ]
 #: Protocol B (issue 27): the same budget without early stopping; the checkpoint with the best dev accuracy is kept.
 PROTOCOL_B = ["accuracy" if arg == "loss" else arg for arg in drop_options(PROTOCOL, {"early_stopping_patience"})]
-PROTOCOL_B_FOLDER = "protocol-b"
 TUNING_SEEDS = (100, 101)
 FINAL_SEEDS = (0, 1, 2, 3, 4)
 COMPARED = ("sup", "lsr", "tfkd", "kd", "lwkd")
@@ -78,6 +80,43 @@ STATED = ("sup", "kd", "lwkd")  # methods whose PAPER settings the paper states 
 KD_TEACHER = "textrcnn"
 # a LeNet5-sized text classifier (~60K parameters) trained on the target data: the "w/o SYN" teacher
 LIGHT_TEACHER = ["--model", "fasttext", "--config_overrides", "embedding_dim=12,hidden_size=16,ngram_buckets=16"]
+
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One (dataset, student, protocol) of the study: what its runs train and where they go (``RUNS/folder``)."""
+
+    folder: str
+    title: str
+    about: str  # what the cell's section says of its runs
+    dataset: str = DATASET
+    student: str = STUDENT
+    num_classes: int = NUM_CLASSES
+    protocol: tuple[str, ...] = tuple(PROTOCOL)
+    teacher: str = "T1"  # the LW-KD teachers' folders, teachers/<teacher>-seed<N>
+    kd_teacher: str = KD_TEACHER  # the KD teacher's folder under kd_teacher/
+    paper_settings: bool = True  # the paper's settings beside the transferred tuned ones (protocol B: LW-KD's only)
+
+
+MAIN = Cell("runs", "TextCNN on THUCNews", "the grid, the paper-setting and the tuned runs above")
+TRANSFERRED = ("Each method at the setting its dev grid selected in the first cell (TextCNN on THUCNews, first protocol: "
+               "the tuning is transferred, not redone)")
+#: The cells beside MAIN (issue 27), in the order the study runs them.
+CELLS = (
+    Cell("protocol-b", "Protocol B: 20 epochs, the checkpoint with the best dev accuracy",
+         f"The protocol above without early stopping: all {EPOCH_BUDGET} epochs, dev every 100 batches, the checkpoint "
+         f"with the highest dev accuracy kept and tested (Trainer's `metric_for_best_model accuracy`). {TRANSFERRED}, "
+         "and LW-KD at the paper's.", protocol=tuple(PROTOCOL_B), paper_settings=False),
+    Cell("toutiao-textcnn", "TextCNN on ToutiaoNews (paper Table 7's second text cell)",
+         f"ToutiaoNews' 15 classes, the THUCNews vocabulary and Tencent vectors, the first protocol; LW-KD's teacher "
+         f"T2 is LeNet5 on SynMNIST-15 (Table 2's class counts), the KD teacher a TextRCNN trained here on ToutiaoNews. "
+         f"{TRANSFERRED}, and at the paper's.", dataset="toutiao", num_classes=15, teacher="T2",
+         kd_teacher="textrcnn-toutiao"),
+    Cell("thucnews-textrcnn", "TextRCNN on THUCNews (paper Table 7's first text cell)",
+         f"TextRCNN as the student, the first protocol (Adam 1e-3; Table 11's Adam 0.1 for 10 epochs not tried yet), "
+         f"the KD teacher the TextRCNN of the first cell. {TRANSFERRED}, and at the paper's.", student="textrcnn"),
+)
 
 #: table -> the methods it shows beside COMPARED (ablations and KD-shuffle)
 TABLES = {"paper": ("lwkd-no-adv", "lwkd-no-kl", "lwkd-no-syn", "kd-shuffle"), "tuned": ("lwkd-no-adv", "lwkd-no-kl")}
@@ -102,6 +141,18 @@ def ablation_settings(method: str, lwkd: dict) -> dict:
     return {k: v for k, v in lwkd.items() if k not in drop}
 
 
+def cell_plan(cell: Cell, selected: dict[str, dict]) -> list[tuple[str, dict]]:
+    """A cell's (method, settings), each once: LW-KD tuned, sup, LW-KD at the paper's, then the other methods tuned
+    and (where ``cell.paper_settings``) at the paper's, with w/o ADV and w/o KL at both LW-KD settings (Table 7)."""
+    plan = [("lwkd", selected["lwkd"]), ("sup", selected["sup"]), ("lwkd", PAPER["lwkd"])]
+    plan += [(m, selected[m]) for m in COMPARED if m not in ("sup", "lwkd")]
+    if cell.paper_settings:
+        plan += [(a, ablation_settings(a, selected["lwkd"])) for a in ("lwkd-no-adv", "lwkd-no-kl")]
+        plan += [(m, PAPER[m]) for m in COMPARED if m not in ("sup", "lwkd")]
+        plan += [(a, ablation_settings(a, PAPER["lwkd"])) for a in ("lwkd-no-adv", "lwkd-no-kl")]
+    return list({(m, config_name(s)): (m, s) for m, s in plan}.values())
+
+
 class Study:
     def __init__(self, args: argparse.Namespace):
         self.args = args
@@ -110,12 +161,11 @@ class Study:
         self.threads = max(1, (os.cpu_count() or 1) // args.jobs)  # runs side by side must not oversubscribe
 
     # ---- folders ----
-    def teacher_dir(self, seed: int) -> Path:
-        return self.runs / "teachers" / f"T1-seed{seed}"
+    def teacher_dir(self, seed: int, name: str = "T1") -> Path:
+        return self.runs / "teachers" / f"{name}-seed{seed}"
 
-    @property
-    def kd_teacher_dir(self) -> Path:
-        return self.runs / "kd_teacher" / KD_TEACHER
+    def kd_teacher_dir(self, name: str = KD_TEACHER) -> Path:
+        return self.runs / "kd_teacher" / name
 
     @property
     def light_teacher_dir(self) -> Path:
@@ -125,43 +175,56 @@ class Study:
         return self.runs / folder / method / config_name(settings) / f"seed{seed}"
 
     # ---- runs: lwkd compare's run_spec, each one Ray Tune trial ----
-    def common(self, seed: int, protocol: list[str] = PROTOCOL) -> list[str]:
+    def common(self, seed: int, cell: Cell = MAIN) -> list[str]:
         thucnews = self.data / "thucnews"
-        args = ["--dataset", DATASET, "--data_dir", str(thucnews), "--seed", str(seed), "--vocab_file",
+        args = ["--dataset", cell.dataset, "--data_dir", str(self.data / cell.dataset), "--seed", str(seed), "--vocab_file",
                 str(thucnews / "vocab.json"), "--embeddings_file", str(thucnews / "embedding_Tencent.npz")]
         for flag, value in (("--max_train_samples", self.args.max_train_samples),
                             ("--max_eval_samples", self.args.max_eval_samples),
                             ("--max_predict_samples", self.args.max_eval_samples)):
             if value:
                 args += [flag, str(value)]
-        return args + protocol + self.args.extra
+        return args + list(cell.protocol) + self.args.extra
+
+    def lightweight_teacher_run(self, seed: int, name: str, num_classes: int) -> dict:
+        directory = self.teacher_dir(seed, name)
+        return run_spec("teacher", name, {}, seed, directory, [
+            "--num-classes", str(num_classes), "--mnist-dir", str(self.data / "mnist"), "--seed", str(seed),
+            "--epochs", str(self.args.teacher_epochs), "--overwrite", "--output", str(directory)],
+            self.threads, program="teacher")
+
+    def kd_teacher_run(self, cell: Cell) -> dict:
+        directory = self.kd_teacher_dir(cell.kd_teacher)
+        return run_spec("teacher", cell.kd_teacher, {}, 0, directory, self.common(0, cell) + [
+            "--model", KD_TEACHER, "--method", "sup", "--output_dir", str(directory)], self.threads)
 
     def teacher_runs(self, seeds) -> list[dict]:
-        runs = [run_spec("teacher", "T1", {}, s, self.teacher_dir(s),
-                         ["--num-classes", str(NUM_CLASSES), "--mnist-dir", str(self.data / "mnist"), "--seed", str(s),
-                          "--epochs", str(self.args.teacher_epochs), "--overwrite", "--output", str(self.teacher_dir(s))],
-                         self.threads, program="teacher") for s in seeds]
+        """MAIN's teachers: T1 per seed, the KD teacher and the w/o-SYN teacher."""
+        runs = [self.lightweight_teacher_run(s, "T1", NUM_CLASSES) for s in seeds] + [self.kd_teacher_run(MAIN)]
         common = self.common(0)
-        runs.append(run_spec("teacher", KD_TEACHER, {}, 0, self.kd_teacher_dir, common + [
-            "--model", KD_TEACHER, "--method", "sup", "--output_dir", str(self.kd_teacher_dir)], self.threads))
         light = [a for i, a in enumerate(common) if a != "--embeddings_file" and common[i - 1] != "--embeddings_file"]
         runs.append(run_spec("teacher", "light-fasttext", {}, 0, self.light_teacher_dir, light + [
             "--method", "sup", *LIGHT_TEACHER, "--output_dir", str(self.light_teacher_dir)], self.threads))
         return runs
 
-    def run(self, phase: str, method: str, settings: dict, seed: int) -> dict:
-        protocol_b = phase == PROTOCOL_B_FOLDER
-        argv = self.common(seed, PROTOCOL_B if protocol_b else PROTOCOL) + ["--model", STUDENT, "--method", method]
+    def cell_teacher_runs(self, cell: Cell) -> list[dict]:
+        """A cell's own teachers (its LW-KD teacher per final seed, its KD teacher); MAIN's are the teachers phase's."""
+        runs = [self.lightweight_teacher_run(s, cell.teacher, cell.num_classes) for s in self.args.seeds
+                if cell.teacher != MAIN.teacher]
+        return runs + ([self.kd_teacher_run(cell)] if cell.kd_teacher != MAIN.kd_teacher else [])
+
+    def run(self, phase: str, method: str, settings: dict, seed: int, cell: Cell = MAIN) -> dict:
+        argv = self.common(seed, cell) + ["--model", cell.student, "--method", method]
         for key, value in settings.items():
             argv += [f"--{key}", str(value)]
         kind = METHODS[method].soft_targets
         if kind == "lightweight":
-            argv += ["--teacher_dir", str(self.teacher_dir(seed)), "--mnist_dir", str(self.data / "mnist")]
+            argv += ["--teacher_dir", str(self.teacher_dir(seed, cell.teacher)), "--mnist_dir", str(self.data / "mnist")]
         elif kind in ("model", "model-shuffled"):
-            argv += ["--kd_teacher_dir", str(self.kd_teacher_dir)]
+            argv += ["--kd_teacher_dir", str(self.kd_teacher_dir(cell.kd_teacher))]
         elif kind == "model-shifted":
             argv += ["--kd_teacher_dir", str(self.light_teacher_dir)]
-        directory = self.run_dir(method, settings, seed, PROTOCOL_B_FOLDER if protocol_b else "runs")
+        directory = self.run_dir(method, settings, seed, cell.folder)
         return run_spec(phase, method, settings, seed, directory, argv + ["--output_dir", str(directory)], self.threads)
 
     def grid_runs(self) -> list[dict]:
@@ -183,12 +246,10 @@ class Study:
                  for seed in self.args.seeds for a in ("lwkd-no-adv", "lwkd-no-kl")]
         return runs
 
-    def protocol_b_runs(self, selected: dict[str, dict]) -> list[dict]:
-        """Protocol B on the final seeds: each method at its tuned setting, and LW-KD at the paper's; seed by seed,
-        LW-KD and sup first, so that a study cut short has its main comparison on the most seeds."""
-        order = [("lwkd", selected["lwkd"]), ("sup", selected["sup"]), ("lwkd", PAPER["lwkd"])]
-        order += [(m, selected[m]) for m in COMPARED if m not in ("sup", "lwkd")]
-        return [self.run(PROTOCOL_B_FOLDER, m, s, seed) for seed in self.args.seeds for m, s in order]
+    def cell_runs(self, cell: Cell, selected: dict[str, dict]) -> list[dict]:
+        """A cell's runs on the final seeds, seed by seed, LW-KD (tuned) and sup first, so that a study cut short
+        has its main comparison on the most seeds."""
+        return [self.run(cell.folder, m, s, seed, cell) for seed in self.args.seeds for m, s in cell_plan(cell, selected)]
 
     def to_run(self, runs: list[dict]) -> list[dict]:
         """The runs of a phase not finished yet, each folder once (a tuned setting may be the paper's), only
@@ -213,8 +274,9 @@ class Study:
             run_all(todo, resources, self.runs, phase)
 
     def execute(self) -> None:
-        """Four phases through ``lwkd compare``'s runner (Ray Tune, ``--jobs`` runs at once): the teachers; the grid
-        and the paper settings; then, selected from the grid, the tuned runs and the paper's ablations; protocol B."""
+        """Phases through ``lwkd compare``'s runner (Ray Tune, ``--jobs`` runs at once): the teachers; the grid and the
+        paper settings; then, selected from the grid, the tuned runs and the paper's ablations; then each of ``CELLS``
+        (``--cells``: some of them), its own teachers first."""
         resources = CompareArguments(cpus_per_run=self.threads, gpus_per_run=self.args.gpus_per_run)
         if resources.gpus_per_run is None:
             resources.gpus_per_run = 1 / self.args.jobs if torch.cuda.is_available() else 0.0
@@ -224,7 +286,10 @@ class Study:
         selected = select(read_records(self.runs, phase="grid"))
         print(f"grid done: selected {json.dumps(selected)}")
         self.run_phase("tuned", self.tuned_runs(selected) + self.paper_ablation_runs(), resources)
-        self.run_phase(PROTOCOL_B_FOLDER, self.protocol_b_runs(selected), resources)
+        for cell in CELLS:
+            if not self.args.cells or cell.folder in self.args.cells:
+                self.run_phase(f"{cell.folder}-teachers", self.cell_teacher_runs(cell), resources)
+                self.run_phase(cell.folder, self.cell_runs(cell, selected), resources)
 
 
 def finished(directory: Path) -> bool:
@@ -371,13 +436,16 @@ def report(study: Study, path: Path | None) -> None:
     if any(r["seed"] in FINAL_SEEDS for r in rows):
         plot_dev_curves(rows, selected, out / "dev_curves.png")
         plot_differences(comparisons, out / "differences.png")
-    rows_b = read_records(study.runs, folder=PROTOCOL_B_FOLDER)
-    if rows_b:
-        atomic_write_json(out / "results-protocol-b.json", rows_b)
+    cell_sections = []
+    for cell in CELLS:
+        cell_rows = read_records(study.runs, folder=cell.folder)
+        if cell_rows:
+            atomic_write_json(out / f"results-{cell.folder}.json", cell_rows)
+        cell_sections += cell_section(study, cell, cell_rows, selected)
     write_records(study.runs, out / "records.tar.gz")
     write_teachers(study.runs, out / "teachers.tar.gz")
     text = render(rows, selected, tables, ablations, comparisons, adjusted, family, teachers, grid_rows, study,
-                  (holm_main, main_family), protocol_b_section(study, rows_b, selected))
+                  (holm_main, main_family), cell_sections)
     if path is not None:
         atomic_write_text(path, text)
     print(text)
@@ -445,7 +513,7 @@ def plan_status(study: Study) -> list[str]:
     selected = select(read_records(study.runs, phase="grid"))
     phases = {"grid (tuning seeds)": study.grid_runs(), "paper settings (final seeds)": study.paper_runs()
               + study.paper_ablation_runs(), "tuned (final seeds)": study.tuned_runs(selected),
-              "protocol B (final seeds)": study.protocol_b_runs(selected)}
+              **{f"{cell.folder} (final seeds)": study.cell_runs(cell, selected) for cell in CELLS}}
     lines = []
     for name, runs in phases.items():
         folders = {Path(run["dir"]) for run in runs}
@@ -458,7 +526,7 @@ def teacher_summary(study: Study) -> dict:
     summary = {"T1": [], "kd": None, "light": None}
     for config in sorted((study.runs / "teachers").glob("T1-seed*/config.json")):
         summary["T1"].append(json.loads(config.read_text()))
-    for key, directory in (("kd", study.kd_teacher_dir), ("light", study.light_teacher_dir)):
+    for key, directory in (("kd", study.kd_teacher_dir()), ("light", study.light_teacher_dir)):
         results = directory / "all_results.json"
         if results.is_file():
             summary[key] = json.loads(results.read_text())
@@ -482,34 +550,29 @@ def grid_table(grid_rows: list[dict], selected: dict[str, dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def protocol_b_section(study: Study, rows_b: list[dict], selected: dict[str, dict]) -> list[str]:
-    """Protocol B's table: test accuracy, macro-F1, calibration and the best step per method, then LW-KD (tuned)
-    minus each, paired by seed, unadjusted 95 % t intervals and Holm over this table's comparisons."""
-    planned = {(r["method"], config_name(r["settings"])) for r in study.protocol_b_runs(selected)}
-    runs_planned = len(planned) * len(study.args.seeds)
-    if not rows_b:
-        return ["## Protocol B: 20 epochs, the checkpoint with the best dev accuracy", "",
-                f"Not run yet: 0 of {runs_planned} runs.", ""]
-    final = cells(rows_b, FINAL_SEEDS)
-    lines = ["## Protocol B: 20 epochs, the checkpoint with the best dev accuracy", "",
-             f"{'**Incomplete**: ' if len(rows_b) < runs_planned else ''}{len(rows_b)} of {runs_planned} runs. The "
-             f"protocol above without early stopping: all {EPOCH_BUDGET} epochs, dev every 100 batches, the checkpoint "
-             "with the highest dev accuracy kept and tested (Trainer's `metric_for_best_model accuracy`). Each method "
-             "at the setting its dev grid selected under the first protocol (the tuning is transferred, not redone), "
-             "and LW-KD at the paper's. ECE: expected calibration error, 15 bins; NLL: test cross-entropy.", "",
+def cell_section(study: Study, cell: Cell, rows: list[dict], selected: dict[str, dict]) -> list[str]:
+    """A cell's table: test accuracy, macro-F1, calibration and the best step per (method, settings), then LW-KD
+    (tuned) minus each, paired by seed, unadjusted 95 % t intervals and Holm over this table's comparisons."""
+    plan = [(m, config_name(s)) for m, s in cell_plan(cell, selected)]
+    runs_planned = len(plan) * len(study.args.seeds)
+    if not rows:
+        return [f"## {cell.title}", "", f"Not run yet: 0 of {runs_planned} runs. {cell.about}", ""]
+    final = cells(rows, FINAL_SEEDS)
+    lines = [f"## {cell.title}", "",
+             f"{'**Incomplete**: ' if len(rows) < runs_planned else ''}{len(rows)} of {runs_planned} runs. {cell.about} "
+             "ECE: expected calibration error, 15 bins; NLL: test cross-entropy.", "",
              "| method | configuration | test accuracy % (mean ± sd) | macro-F1 % | ECE % | NLL | best step (mean) |",
              "|---|---|---|---|---|---|---|"]
-    tuned_lwkd, paper_lwkd = ("lwkd", config_name(selected["lwkd"])), ("lwkd", config_name(PAPER["lwkd"]))
-    order = list(dict.fromkeys([(m, config_name(selected[m])) for m in COMPARED] + [paper_lwkd]))
-    for method, name in order:
-        group = [r for r in rows_b if r["method"] == method and r["config"] == name and r["seed"] in FINAL_SEEDS]
-
+    for method, name in plan:
+        group = [r for r in rows if r["method"] == method and r["config"] == name and r["seed"] in FINAL_SEEDS]
         lines.append(f"| {method} | `{name}` | {fmt_mean(r['test_accuracy'] for r in group)} | "
                      f"{mean_of(group, 'test_macro_f1', 100, 2)} | {mean_of(group, 'test_ece', 100, 2)} | "
                      f"{mean_of(group, 'test_nll', 1, 3)} | {mean_of(group, 'best_step', 1, 0)} |")
-    lwkd = final.get(tuned_lwkd, {})
-    compared = [(f"{m} ({'paper' if (m, n) == paper_lwkd else 'tuned'})", paired_difference(lwkd, final.get((m, n), {})))
-                for m, n in order if (m, n) != tuned_lwkd]
+    tuned = {(m, config_name(selected[m])) for m in COMPARED} | {
+        (a, config_name(ablation_settings(a, selected["lwkd"]))) for a in ("lwkd-no-adv", "lwkd-no-kl")}
+    lwkd = final.get(plan[0], {})
+    compared = [(f"{m} ({'tuned' if (m, n) in tuned else 'paper'})", paired_difference(lwkd, final.get((m, n), {})))
+                for m, n in plan[1:]]
     adjusted = holm([c.p_value for _, c in compared])
     lines += ["", "LW-KD (tuned) minus each, test accuracy points, paired by seed: unadjusted 95 % t interval, raw p and "
               f"p adjusted by Holm's method over these {len(compared)} comparisons (a family of its own until the "
@@ -523,7 +586,7 @@ def protocol_b_section(study: Study, rows_b: list[dict], selected: dict[str, dic
 
 
 def render(rows, selected, tables, ablations, comparisons, adjusted, family, teachers, grid_rows, study,
-           main_holm, protocol_b: list[str]) -> str:
+           main_holm, cell_sections: list[str]) -> str:
     final_rows = [r for r in rows if r["seed"] in FINAL_SEEDS]
     report_dir = Path(study.args.report).parent if study.args.report else Path.cwd()
     figures = Path(os.path.relpath(Path(study.args.results_dir).resolve(), report_dir.resolve())).as_posix()
@@ -652,7 +715,7 @@ def render(rows, selected, tables, ablations, comparisons, adjusted, family, tea
                 raw = f"{c.p_value:.3f}" if c.n >= 2 else "–"
                 holm_p = f"{p:.3f}" if c.n >= 2 else "–"
                 lines.append(f"| {other} | {fmt_ci(c) if c.n else '–'} | {c.n} | {raw} | {holm_p} |")
-    lines += [""] + protocol_b
+    lines += [""] + cell_sections
     lines += ["## What the tuning grid says so far (dev accuracy, tuning seeds; not a test result)", "",
               *grid_reading(grid_rows, selected)]
     lines += ["", "## Tuning grid (dev accuracy, tuning seeds)", "",
@@ -768,7 +831,7 @@ def provenance(runs: Path, rows: list[dict]) -> list[str]:
     issue 27; before, only the torch build tells a GPU machine from these CPUs), the commit and whether its diff is
     stored, the teachers' identities."""
     records = [(directory, json.loads((directory / "run_config.json").read_text()))
-               for folder in ("runs", PROTOCOL_B_FOLDER) for directory in sorted((runs / folder).glob("*/*/seed*"))
+               for folder in [MAIN.folder] + [c.folder for c in CELLS] for directory in sorted((runs / folder).glob("*/*/seed*"))
                if finished(directory)]
     if not records:
         return []
@@ -953,6 +1016,8 @@ def main() -> None:
     parser.add_argument("--max-eval-samples", type=int, help="quick checks only")
     parser.add_argument("--grid-size", type=int, help="quick checks only: the first N configurations per method")
     parser.add_argument("--methods", nargs="+", help="run only these methods' runs now (the plan stays whole)")
+    parser.add_argument("--cells", nargs="+", choices=[c.folder for c in CELLS],
+                        help="run only these of the cells after the first (default: all, in order)")
     parser.add_argument("--jobs", type=int, default=1, help="runs at once: each gets cores/jobs CPU threads")
     parser.add_argument("--gpus-per-run", type=float, help="GPUs a run takes (default: 1/jobs where there is a GPU)")
     parser.add_argument("--report-only", action="store_true")

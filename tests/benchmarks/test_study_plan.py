@@ -15,7 +15,7 @@ from lwkd_hf.scripts.compare import command
 def plan(study, tmp_path):
     args = argparse.Namespace(runs_dir=str(tmp_path / "runs"), data_root="DATA", jobs=2, seeds=[0, 1],
                               tuning_seeds=[100], grid_size=None, methods=None, max_train_samples=None,
-                              max_eval_samples=None, extra=[], teacher_epochs=10, gpus_per_run=None)
+                              max_eval_samples=None, extra=[], teacher_epochs=10, gpus_per_run=None, cells=None)
     return study.Study(args)
 
 
@@ -81,3 +81,25 @@ def test_selection_is_the_best_mean_dev_accuracy_ties_to_the_paper_setting(study
     assert selected["lsr"] == lsr[2]  # 0.870 against 0.865 and 0.80
     assert selected["kd"] == kd[0]  # a tie: the paper's setting, listed first, though its row came second
     assert selected["lwkd"] == study.PAPER["lwkd"]  # no grid run
+
+
+def test_each_cell_plans_its_teachers_and_runs_at_the_transferred_and_paper_settings(study, plan, tmp_path):
+    runs = tmp_path / "runs"
+    selected = {m: configs[3] if len(configs) > 1 else configs[0] for m, configs in study.GRIDS.items()}  # tau2 for LW-KD
+    protocol_b, toutiao, textrcnn = study.CELLS
+    assert [m for m, _ in study.cell_plan(protocol_b, selected)] == ["lwkd", "sup", "lwkd", "lsr", "tfkd", "kd"]
+    assert len(study.cell_plan(toutiao, selected)) == 13  # sup once; lsr, tfkd, kd, lwkd and the two ablations twice
+    assert plan.cell_teacher_runs(protocol_b) == [] and plan.cell_teacher_runs(textrcnn) == []  # the first cell's
+    t2, kd_teacher = plan.cell_teacher_runs(toutiao)[0], plan.cell_teacher_runs(toutiao)[-1]
+    assert t2["argv"][:2] == ["--num-classes", "15"] and t2["dir"] == str((runs / "teachers" / "T2-seed0").resolve())
+    assert kd_teacher["argv"][:4] == ["--dataset", "toutiao", "--data_dir", os.path.join("DATA", "toutiao")]
+    lwkd = plan.cell_runs(toutiao, selected)[0]
+    assert lwkd["argv"][lwkd["argv"].index("--teacher_dir") + 1] == str(runs / "teachers" / "T2-seed0")
+    assert lwkd["dir"].startswith(str((runs / "toutiao-textcnn" / "lwkd").resolve()))
+    kd = next(r for r in plan.cell_runs(toutiao, selected) if r["method"] == "kd")
+    assert kd["argv"][kd["argv"].index("--kd_teacher_dir") + 1] == str(runs / "kd_teacher" / "textrcnn-toutiao")
+    b = plan.cell_runs(protocol_b, selected)[0]
+    assert "--early_stopping_patience" not in b["argv"]
+    assert b["argv"][b["argv"].index("--metric_for_best_model") + 1] == "accuracy"
+    first = plan.cell_runs(textrcnn, selected)[0]["argv"]
+    assert first[first.index("--model") + 1] == "textrcnn"
