@@ -88,8 +88,8 @@ class Cell:
     """One (dataset, student, protocol) of the study: what its runs train and where they go (``RUNS/folder``)."""
 
     folder: str
-    title: str
-    about: str  # what the cell's section says of its runs
+    title: str = ""  # its section's heading (MAIN's report is the page itself)
+    about: str = ""  # what its section says of its runs
     dataset: str = DATASET
     student: str = STUDENT
     num_classes: int = NUM_CLASSES
@@ -99,7 +99,7 @@ class Cell:
     paper_settings: bool = True  # the paper's settings beside the transferred tuned ones (protocol B: LW-KD's only)
 
 
-MAIN = Cell("runs", "TextCNN on THUCNews", "the grid, the paper-setting and the tuned runs above")
+MAIN = Cell("runs")  # TextCNN on THUCNews, the first protocol: the grid, paper-setting and tuned runs
 TRANSFERRED = ("Each method at the setting its dev grid selected in the first cell (TextCNN on THUCNews, first protocol: "
                "the tuning is transferred, not redone)")
 #: The cells beside MAIN (issue 27), in the order the study runs them.

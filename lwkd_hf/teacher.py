@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .atomic import atomic_save_safetensors, atomic_write_json
+from .provenance import tensors_sha256
 
 MODEL_TYPE = "lwkd-lenet5"
 FORMAT_VERSION = 1
@@ -126,8 +127,6 @@ class Teacher:
 
     def weights_sha256(self) -> str:
         """``provenance.tensors_sha256`` of the weights: equal for equal weights, saved or not."""
-        from .provenance import tensors_sha256
-
         return tensors_sha256(self.model.state_dict())
 
     @classmethod
