@@ -26,7 +26,7 @@ import json
 import random
 from pathlib import Path
 
-from lwkd_hf.atomic import atomic_path, atomic_write_json
+from lwkd_hf.atomic import atomic_write_json
 from lwkd_hf.comparison import paired_difference
 from lwkd_hf.scripts import compare
 
@@ -105,25 +105,10 @@ def differences(folders: list[Path]) -> list[tuple]:
 
 def plot(rows: list[tuple], path: Path) -> None:
     """``differences``' rows, one interval each; blue where it excludes 0 below, a dashed line at −1 point."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 0.45 * len(rows) + 1.3))
-    for i, (_, _, d) in enumerate(rows):
-        ax.errorbar(100 * d.mean, i, xerr=[[100 * (d.mean - d.low)], [100 * (d.high - d.mean)]],
-                    fmt="o", capsize=3, color="tab:blue" if d.high < 0 else "tab:gray")
-    ax.axvline(0, color="black", linewidth=0.8)
-    ax.axvline(-1, color="tab:red", linewidth=0.8, linestyle="--")
-    ax.set_yticks(range(len(rows)), [f"{setting}: {label}" for setting, label, _ in rows], fontsize=8)
-    ax.invert_yaxis()
-    ax.set_xlabel("lwkd − sup, test accuracy points\n(95 % t interval over paired seeds; dashed line: −1 point)")
-    ax.grid(alpha=0.3, axis="x")
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=110, format="png")
-    plt.close(fig)
+    compare.plot_intervals([(f"{setting}: {label}", d, "tab:blue" if d.high < 0 else "tab:gray")
+                            for setting, label, d in rows],
+                           "lwkd − sup, test accuracy points\n(95 % t interval over paired seeds; dashed line: −1 point)",
+                           path, threshold=-1)
 
 
 def main() -> None:

@@ -55,7 +55,8 @@ from lwkd_hf.atomic import atomic_path, atomic_write_json, atomic_write_text
 from lwkd_hf.comparison import binomial_half_width, holm, paired_difference
 from lwkd_hf.methods import ABLATIONS, METHODS
 from lwkd_hf.provenance import CODE_DIFF_NAME
-from lwkd_hf.scripts.compare import FINISHED, GRIDS, CompareArguments, config_name, drop_options, run_all, run_spec
+from lwkd_hf.scripts.compare import (FINISHED, GRIDS, CompareArguments, config_name, drop_options, plot_intervals,
+                                     run_all, run_spec)
 from lwkd_hf.scripts.compare import finished as check_finished
 from lwkd_hf.scripts.compare import select as select_best
 from lwkd_hf.scripts.compare import PAPER_SETTINGS as PAPER
@@ -980,26 +981,10 @@ def plot_grid(grid_rows: list[dict], path: Path) -> None:
 
 
 def plot_differences(comparisons, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    shown = [(t, o, c) for t, o, c in comparisons if c.n >= 2]
-    fig, ax = plt.subplots(figsize=(7, 0.35 * len(shown) + 1.2))
-    for i, (table, other, c) in enumerate(shown):
-        color = "tab:blue" if table == "paper" else "tab:orange"
-        ax.errorbar(100 * c.mean, i, xerr=[[100 * (c.mean - c.low)], [100 * (c.high - c.mean)]], fmt="o",
-                    color=color, capsize=3)
-    ax.axvline(0, color="black", linewidth=0.8)
-    ax.set_yticks(range(len(shown)), [f"{o} ({t})" for t, o, _ in shown], fontsize=8)
-    ax.set_xlabel("LW-KD minus method, test accuracy points (95 % t interval, unadjusted)")
-    ax.invert_yaxis()
-    ax.grid(alpha=0.3, axis="x")
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=110, format="png")
-    plt.close(fig)
+    """LW-KD minus each method with two or more paired seeds, the paper-settings table in blue, the tuned in orange."""
+    plot_intervals([(f"{other} ({table})", c, "tab:blue" if table == "paper" else "tab:orange")
+                    for table, other, c in comparisons if c.n >= 2],
+                   "LW-KD minus method, test accuracy points (95 % t interval, unadjusted)", path)
 
 
 def main() -> None:

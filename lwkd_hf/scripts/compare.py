@@ -355,6 +355,31 @@ def plot(summary: dict, path: Path) -> None:
     plt.close(fig)
 
 
+def plot_intervals(rows: list[tuple], xlabel: str, path: Path, threshold: float | None = None) -> None:
+    """A PNG with one row per ``(label, PairedComparison, colour)``, first on top: the difference in points with
+    its interval, a line at 0 and, given a ``threshold`` (points), a dashed one there."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 0.4 * len(rows) + 1.3))
+    for i, (_, c, color) in enumerate(rows):
+        ax.errorbar(100 * c.mean, i, xerr=[[100 * (c.mean - c.low)], [100 * (c.high - c.mean)]], fmt="o",
+                    color=color, capsize=3)
+    ax.axvline(0, color="black", linewidth=0.8)
+    if threshold is not None:
+        ax.axvline(threshold, color="tab:red", linewidth=0.8, linestyle="--")
+    ax.set_yticks(range(len(rows)), [label for label, _, _ in rows], fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlabel(xlabel)
+    ax.grid(alpha=0.3, axis="x")
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110, format="png")
+    plt.close(fig)
+
+
 def write_report(summary: dict, output_dir: Path, command: str) -> None:
     """comparison.json, comparison.md and comparison.png under ``output_dir``."""
     atomic_write_json(output_dir / "comparison.json", dict(summary, command=command))
