@@ -103,3 +103,29 @@ def test_each_cell_plans_its_teachers_and_runs_at_the_transferred_and_paper_sett
     assert b["argv"][b["argv"].index("--metric_for_best_model") + 1] == "accuracy"
     first = plan.cell_runs(textrcnn, selected)[0]["argv"]
     assert first[first.index("--model") + 1] == "textrcnn"
+
+
+def test_the_textrcnn_cell_trains_at_the_checked_learning_rate_with_the_best_dev_accuracy(study, plan, monkeypatch):
+    textrcnn = study.CELLS[2]
+    check = plan.learning_rate_runs(textrcnn)
+    assert [(r["phase"], r["method"], r["seed"]) for r in check] == [("thucnews-textrcnn-lr", "sup", 100)] * 2
+    assert [r["dir"].split(os.sep)[-4:] for r in check] == [
+        ["thucnews-textrcnn-lr", "sup", "lr1e-3", "seed100"], ["thucnews-textrcnn-lr", "sup", "lr0.1", "seed100"]]
+    fast = check[1]["argv"]
+    assert fast[fast.index("--learning_rate") + 1] == "0.1" and fast.count("--learning_rate") == 1
+    assert fast[fast.index("--num_train_epochs") + 1] == "2" and fast.count("--num_train_epochs") == 1
+    assert fast[fast.index("--model") + 1] == "textrcnn"
+
+    def rate_of(run):
+        return run["argv"][run["argv"].index("--learning_rate") + 1]
+
+    selected = {m: configs[0] for m, configs in study.GRIDS.items()}
+    protocol_run = plan.cell_runs(textrcnn, selected)[0]
+    assert plan.cell_learning_rate(textrcnn) is None and rate_of(protocol_run) == "1e-3"  # no check finished yet
+    dev = {"lr1e-3": 0.80, "lr0.1": 0.81}
+    monkeypatch.setattr(study, "read_records", lambda runs, folder: [
+        {"config": name, "eval_accuracy": accuracy} for name, accuracy in dev.items()])
+    assert plan.cell_learning_rate(textrcnn) == "0.1" and rate_of(plan.cell_runs(textrcnn, selected)[0]) == "0.1"
+    dev["lr0.1"] = 0.80  # a tie keeps the protocol's own rate: the same command as without the check
+    assert plan.cell_runs(textrcnn, selected)[0] == protocol_run
+    assert plan.cell_learning_rate(study.CELLS[1]) is None  # ToutiaoNews has no check
