@@ -91,6 +91,7 @@ class Cell:
 
     folder: str
     title: str = ""  # its section's heading (MAIN's report is the page itself)
+    label: str = ""  # its column in the verdict across cells
     about: str = ""  # what its section says of its runs
     dataset: str = DATASET
     student: str = STUDENT
@@ -104,26 +105,32 @@ class Cell:
     learning_rates: tuple[str, ...] = ()
 
 
-MAIN = Cell("runs")  # TextCNN on THUCNews, the first protocol: the grid, paper-setting and tuned runs
+MAIN = Cell("runs", label="TextCNN, THUCNews, protocol A")  # the grid, paper-setting and tuned runs
 TRANSFERRED = ("Each method at the setting its dev grid selected in the first cell (TextCNN on THUCNews, first protocol: "
                "the tuning is transferred, not redone)")
 #: The cells beside MAIN (issue 27), in the order the study runs them.
 CELLS = (
-    Cell("protocol-b", "Protocol B: 20 epochs, the checkpoint with the best dev accuracy",
+    Cell("protocol-b", "Protocol B: 20 epochs, the checkpoint with the best dev accuracy", "TextCNN, THUCNews, protocol B",
          f"The protocol above without early stopping: all {EPOCH_BUDGET} epochs, dev every 100 batches, the checkpoint "
          f"with the highest dev accuracy kept and tested (Trainer's `metric_for_best_model accuracy`). {TRANSFERRED}, "
          "and LW-KD at the paper's.", protocol=tuple(PROTOCOL_B), paper_settings=False),
-    Cell("toutiao-textcnn", "TextCNN on ToutiaoNews (paper Table 7's second text cell)",
+    Cell("toutiao-textcnn", "TextCNN on ToutiaoNews (paper Table 7's second text cell)", "TextCNN, ToutiaoNews",
          f"ToutiaoNews' 15 classes, the THUCNews vocabulary and Tencent vectors, the first protocol; LW-KD's teacher "
          f"T2 is LeNet5 on SynMNIST-15 (Table 2's class counts), the KD teacher a TextRCNN trained here on ToutiaoNews. "
          f"{TRANSFERRED}, and at the paper's.", dataset="toutiao", num_classes=15, teacher="T2",
          kd_teacher="textrcnn-toutiao"),
-    Cell("thucnews-textrcnn", "TextRCNN on THUCNews (paper Table 7's first text cell)",
+    Cell("thucnews-textrcnn", "TextRCNN on THUCNews (paper Table 7's first text cell)", "TextRCNN, THUCNews",
          f"TextRCNN as the student, the first protocol with the Adam learning rate that trained better in a "
          f"{LR_CHECK_EPOCHS}-epoch check of the protocol's 1e-3 against Table 11's 0.1 (below), the KD teacher the "
          f"TextRCNN of the first cell. {TRANSFERRED}, and at the paper's.", student="textrcnn",
          learning_rates=("1e-3", "0.1")),
 )
+
+#: The verdict across cells (issue 27.6): LW-KD minus another method, each a (method, "tuned" or "paper") whose
+#: settings ``table_settings`` gives; one Holm family over every row in every cell.
+VERDICT_ROWS = (("lwkd", "tuned"), ("sup", "tuned")), (("lwkd", "tuned"), ("lsr", "tuned")), (
+    ("lwkd", "tuned"), ("tfkd", "tuned")), (("lwkd", "tuned"), ("kd", "tuned")), (("lwkd", "paper"), ("sup", "tuned")), (
+    ("lwkd", "tuned"), ("lwkd-no-adv", "tuned")), (("lwkd", "tuned"), ("lwkd-no-kl", "tuned"))
 
 #: table -> the methods it shows beside COMPARED (ablations and KD-shuffle)
 TABLES = {"paper": ("lwkd-no-adv", "lwkd-no-kl", "lwkd-no-syn", "kd-shuffle"), "tuned": ("lwkd-no-adv", "lwkd-no-kl")}
@@ -140,6 +147,38 @@ def table_settings(table: str, method: str, selected: dict[str, dict]) -> dict:
     if method == "lwkd-no-syn":
         return chosen["lwkd"]
     return chosen[method]
+
+
+def verdict_label(row) -> str:
+    """``VERDICT_ROWS``' row as the verdict table names it, e.g. "LW-KD (tuned) − KD (tuned)"."""
+    names = {"sup": "sup", "lsr": "LSR", "tfkd": "Tf-KD", "kd": "KD", "lwkd": "LW-KD", "lwkd-no-adv": "w/o ADV",
+             "lwkd-no-kl": "w/o KL"}
+    return " − ".join(names[m] if m == "sup" else f"{names[m]} ({setting})" for m, setting in row)
+
+
+def cross_cell(scores: dict[str, dict[tuple, dict[int, float]]]) -> list[dict]:
+    """LW-KD minus each of ``VERDICT_ROWS`` in each cell, paired by seed (``scores``: cell -> (method, setting) ->
+    seed -> test accuracy; a pair missing from a cell's scores is not planned there), with p adjusted by Holm's
+    method over the whole planned family. A comparison not tested yet (fewer than two paired seeds) counts with
+    p = 1: Holm's adjusted p only grows with any raw p, so the others' adjusted p are upper bounds of what they
+    will be once it is tested."""
+    entries = [dict(row=row, cell=cell, comparison=paired_difference(pairs[row[0]], pairs[row[1]]))
+               for row in VERDICT_ROWS for cell, pairs in scores.items() if row[0] in pairs and row[1] in pairs]
+    raw = [1.0 if e["comparison"].n < 2 else e["comparison"].p_value for e in entries]
+    for entry, p in zip(entries, holm(raw)):
+        entry["p_holm"] = p
+    return entries
+
+
+def tally(entries: list[dict], alpha: float = 0.05) -> str:
+    """A row's summary across the cells it is planned in: "better in k of n cells, worse in m" (n: the cells with
+    two or more paired seeds), and how many are not tested yet."""
+    tested = [e for e in entries if e["comparison"].n >= 2]
+    better = sum(e["p_holm"] <= alpha and e["comparison"].mean > 0 for e in tested)
+    worse = sum(e["p_holm"] <= alpha and e["comparison"].mean < 0 for e in tested)
+    untested = len(entries) - len(tested)
+    return f"better in {better} of {len(tested)} cells, worse in {worse}" + (
+        f"; {untested} not tested yet" if untested else "")
 
 
 def ablation_settings(method: str, lwkd: dict) -> dict:
@@ -441,6 +480,56 @@ def fmt_ci(c) -> str:
     return f"{100 * c.mean:+.2f} [{100 * c.low:+.2f}, {100 * c.high:+.2f}]"
 
 
+def verdict_scores(final: dict[tuple[str, str], dict[int, float]], selected: dict[str, dict]) -> dict:
+    """A cell's test accuracies per seed for each (method, setting) of ``VERDICT_ROWS``."""
+    pairs = {pair for row in VERDICT_ROWS for pair in row}
+    return {(m, setting): final.get((m, config_name(table_settings(setting, m, selected))), {}) for m, setting in pairs}
+
+
+def figures_path(study: Study) -> str:
+    """The results folder as the report links it (relative to the report's folder)."""
+    report_dir = Path(study.args.report).parent if study.args.report else Path.cwd()
+    return Path(os.path.relpath(Path(study.args.results_dir).resolve(), report_dir.resolve())).as_posix()
+
+
+def cross_cell_section(entries: list[dict], labels: list[str], study: Study) -> list[str]:
+    """The page's opening table: each ``VERDICT_ROWS`` row by cell, with its tally across cells."""
+    seeds = {label: max((e["comparison"].n for e in entries if e["cell"] == label), default=0) for label in labels}
+    tested = sum(e["comparison"].n >= 2 for e in entries)
+    lines = ["## Verdict across cells", "",
+             f"LW-KD minus each method, test accuracy points, paired by seed over the final seeds {list(FINAL_SEEDS)}: "
+             f"the mean difference, its **unadjusted** 95 % t interval, and p adjusted by Holm's method over the whole "
+             f"family: all {len(entries)} comparisons this table plans, the {len(entries) - tested} not tested yet "
+             "counted with p = 1, so that no word printed now is lost when they arrive (only new seeds of an "
+             "incomplete cell can change its own entries). Holm p ≤ 0.05 alone decides **better** / **worse**; the "
+             f"first step asks a raw p below 0.05/{len(entries)} = {0.05 / len(entries):.4f}, so with "
+             f"{len(FINAL_SEEDS)} seeds only a difference steady across seeds gets a word. “Tuned” is the setting the dev grid selected in the first cell, "
+             "transferred unchanged to the others; “paper” the paper's. A cell with fewer than 5 seeds is "
+             "**incomplete**; its entries will change as its runs arrive.", "",
+             "| LW-KD minus | " + " | ".join(f"{label} ({seeds[label]} of {len(FINAL_SEEDS)} seeds)" for label in labels)
+             + " | across cells |", "|---" * (len(labels) + 2) + "|"]
+    for row in VERDICT_ROWS:
+        found = {e["cell"]: e for e in entries if e["row"] == row}
+        shown = []
+        for label in labels:
+            e = found.get(label)
+            c = e and e["comparison"]
+            if e is None:
+                shown.append("not planned")
+            elif c.n == 0:
+                shown.append("not run yet")
+            elif c.n < 2:
+                shown.append(fmt_ci(c))
+            else:
+                word = (" **better**" if c.mean > 0 else " **worse**") if e["p_holm"] <= 0.05 else ""
+                shown.append(f"{fmt_ci(c)}, Holm p {e['p_holm']:.3f}{word}")
+        lines.append(f"| {verdict_label(row)} | " + " | ".join(shown) + f" | {tally(list(found.values()))} |")
+    lines += ["", "\"across cells\" counts only the cells where the comparison has two or more paired seeds; a cell "
+              "where neither word appears shows no difference these seeds can detect, which is not evidence that there "
+              "is none.", "", f"![LW-KD minus each method, per cell]({figures_path(study)}/cross_cell.png)", ""]
+    return lines
+
+
 def report(study: Study, path: Path | None) -> None:
     rows = read_records(study.runs)
     out = Path(study.args.results_dir)
@@ -474,15 +563,24 @@ def report(study: Study, path: Path | None) -> None:
         plot_dev_curves(rows, selected, out / "dev_curves.png")
         plot_differences(comparisons, out / "differences.png")
     cell_sections = []
+    scores = {MAIN.label: verdict_scores(final, selected)}
     for cell in CELLS:
         cell_rows = read_records(study.runs, folder=cell.folder)
         if cell_rows:
             atomic_write_json(out / f"results-{cell.folder}.json", cell_rows)
         cell_sections += cell_section(study, cell, cell_rows, selected)
+        planned = {(m, config_name(settings)) for m, settings in cell_plan(cell, selected)}
+        scores[cell.label] = {pair: seeds for pair, seeds in verdict_scores(cells(cell_rows, FINAL_SEEDS), selected).items()
+                              if (pair[0], config_name(table_settings(pair[1], pair[0], selected))) in planned}
+    entries = cross_cell(scores)
+    colour = {label: f"C{i}" for i, label in enumerate(scores)}
+    plot_intervals([(verdict_label(e["row"]), e["comparison"], colour[e["cell"]]) for e in entries
+                    if e["comparison"].n >= 2], "LW-KD minus method, test accuracy points (95 % t interval, unadjusted)",
+                   out / "cross_cell.png", legend={c: label for label, c in colour.items()})
     write_records(study.runs, out / "records.tar.gz")
     write_teachers(study.runs, out / "teachers.tar.gz")
     text = render(rows, selected, tables, ablations, comparisons, adjusted, family, teachers, grid_rows, study,
-                  (holm_main, main_family), cell_sections)
+                  (holm_main, main_family), cell_sections, cross_cell_section(entries, list(scores), study))
     if path is not None:
         atomic_write_text(path, text)
     print(text)
@@ -613,8 +711,8 @@ def cell_section(study: Study, cell: Cell, rows: list[dict], selected: dict[str,
                 for m, n in plan[1:]]
     adjusted = holm([c.p_value for _, c in compared])
     lines += ["", "LW-KD (tuned) minus each, test accuracy points, paired by seed: unadjusted 95 % t interval, raw p and "
-              f"p adjusted by Holm's method over these {len(compared)} comparisons (a family of its own until the "
-              "cross-cell verdict of issue 27 joins them):", "",
+              f"p adjusted by Holm's method over these {len(compared)} comparisons (this cell's own family; the "
+              "verdict across cells at the top of the page adjusts over the whole family):", "",
               "| LW-KD (tuned) minus | difference [95 % CI] | seeds | p | Holm p |", "|---|---|---|---|---|"]
     for (label, c), p in zip(compared, adjusted):
         enough = c.n >= 2
@@ -647,10 +745,9 @@ def learning_rate_check(study: Study, cell: Cell) -> list[str]:
 
 
 def render(rows, selected, tables, ablations, comparisons, adjusted, family, teachers, grid_rows, study,
-           main_holm, cell_sections: list[str]) -> str:
+           main_holm, cell_sections: list[str], verdict_lines: list[str]) -> str:
     final_rows = [r for r in rows if r["seed"] in FINAL_SEEDS]
-    report_dir = Path(study.args.report).parent if study.args.report else Path.cwd()
-    figures = Path(os.path.relpath(Path(study.args.results_dir).resolve(), report_dir.resolve())).as_posix()
+    figures = figures_path(study)
 
     def row_of(method, settings_name):
         return [r for r in final_rows if r["method"] == method and r["config"] == settings_name]
@@ -670,19 +767,21 @@ def render(rows, selected, tables, ablations, comparisons, adjusted, family, tea
     accs = [r["test_accuracy"] for r in final_rows] or [0.88]
     half = 100 * binomial_half_width(statistics.mean(accs), n_test)
     lines = [
-        "# Does LW-KD help? TextCNN on THUCNews under a dev-loss early-stopping protocol",
+        "# Does LW-KD help? Three of the paper's text cells, the first under two protocols",
         "",
         "<!-- generated by benchmarks/study.py --report-only; do not edit by hand -->",
-        "",
-        "## Verdict",
         "",
         "**Status of the study** (runs finished of those planned; `benchmarks/study.py` resumes the rest): "
         + "; ".join(plan_status(study)) + ".",
         "",
+        *verdict_lines,
+        "## TextCNN on THUCNews under protocol A (dev-loss early stopping): the first cell in detail",
+        "",
         f"LW-KD minus each method, test accuracy points, paired over the final seeds {list(FINAL_SEEDS)}: the mean "
         f"difference with its **unadjusted** 95 % t interval, and the p-value adjusted by Holm's method across the "
-        f"{family} distinct comparisons of this page, which decides the word (an unadjusted interval can exclude 0 where "
-        "the adjusted p is above 0.05):",
+        f"{family} distinct comparisons of this cell, which decides the word here (an unadjusted interval can exclude 0 "
+        "where the adjusted p is above 0.05). This cell's own family was fixed before the other cells were planned; the "
+        "verdict across cells above adjusts over all of them:",
         "",
         "| LW-KD against | at the paper's settings | each method tuned on dev |",
         "|---|---|---|",
@@ -695,7 +794,7 @@ def render(rows, selected, tables, ablations, comparisons, adjusted, family, tea
                           for o in COMPARED if o != "lwkd")
         lines += ["", f"Sensitivity: with this table's {main_family} comparisons as their own Holm family (the ablations "
                   f"then forming another), Holm p at the paper's settings / tuned: {shown}. The family above, every "
-                  "comparison of this page, was fixed before the ablations ran and is the one the verdict uses."]
+                  "comparison of this cell, was fixed before the ablations ran and is the one this section uses."]
     lines += ["", "What LW-KD's parts contribute (paper Table 7): LW-KD minus each ablation, in the same Holm family; a "
               "positive difference means the part that the ablation lacks helps:", "",
               "| LW-KD against | what it is | at the paper's settings | each method tuned on dev |",

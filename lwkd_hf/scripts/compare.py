@@ -355,15 +355,17 @@ def plot(summary: dict, path: Path) -> None:
     plt.close(fig)
 
 
-def plot_intervals(rows: list[tuple], xlabel: str, path: Path, threshold: float | None = None) -> None:
+def plot_intervals(rows: list[tuple], xlabel: str, path: Path, threshold: float | None = None,
+                   legend: dict[str, str] | None = None) -> None:
     """A PNG with one row per ``(label, PairedComparison, colour)``, first on top: the difference in points with
-    its interval, a line at 0 and, given a ``threshold`` (points), a dashed one there."""
+    its interval, a line at 0, given a ``threshold`` (points) a dashed one there, and given a ``legend`` (colour ->
+    what it marks) a key below the axis."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7, 0.4 * len(rows) + 1.3))
+    fig, ax = plt.subplots(figsize=(7, 0.4 * len(rows) + 1.3 + 0.25 * len(legend or ()) / 2), layout="constrained")
     for i, (_, c, color) in enumerate(rows):
         ax.errorbar(100 * c.mean, i, xerr=[[100 * (c.mean - c.low)], [100 * (c.high - c.mean)]], fmt="o",
                     color=color, capsize=3)
@@ -374,7 +376,9 @@ def plot_intervals(rows: list[tuple], xlabel: str, path: Path, threshold: float 
     ax.invert_yaxis()
     ax.set_xlabel(xlabel)
     ax.grid(alpha=0.3, axis="x")
-    fig.tight_layout()
+    if legend:
+        handles = [ax.errorbar([], [], xerr=[], fmt="o", color=color, label=text) for color, text in legend.items()]
+        fig.legend(handles=handles, loc="outside lower center", ncols=2, fontsize=8, frameon=False)
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=110, format="png")
     plt.close(fig)
