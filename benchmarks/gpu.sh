@@ -4,10 +4,10 @@
 # LWKD_DATA_DIR at .devdata/ (a copy of the offline data folder), prints the machine, runs the CUDA tests
 # (unless SKIP_GPU_TESTS is set), then runs "$@". $OUT receives gpu_tests.log.
 #   bash benchmarks/gpu.sh python3 benchmarks/efficiency.py --data-root .devdata ...
-# Not benchmarks/study.py or lwkd compare: they run on Ray, which the GPU image lacks and whose wheel (79 MB for
-# cp311) is over what a call can carry.
+# The study and lwkd compare run here without Ray, which the GPU image lacks and whose wheel (79 MB for cp311) is
+# over what a call can carry: benchmarks/gpu_study.sh.
 set -uo pipefail
-python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl || exit 1
+[ ! -d .whl ] || python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl || exit 1
 export PYTHONPATH=/tmp/site:$PWD OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} PYTHONUNBUFFERED=1
 export HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TRANSFORMERS_OFFLINE=1 LWKD_DATA_DIR=$PWD/.devdata
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader; nproc

@@ -27,7 +27,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-from ray import tune
 from transformers import HfArgumentParser
 
 from .. import cli
@@ -156,12 +155,10 @@ def command(run: dict) -> str:
     return shlex.join(["lwkd", run["program"], *run["argv"]])
 
 
-def run_training(trial: dict) -> dict:
-    """Ray Tune's trainable: the run ``trial["run"]`` (a ``run_spec``), ``lwkd PROGRAM`` into its folder (the
-    output in ``run.log`` there) unless it finished before; returns its record and reports its metrics (a run
-    without ``all_results.json``, e.g. ``lwkd teacher``, has none). Each trial is an actor process of its own, so
-    an interrupted comparison stops its runs with it."""
-    config = trial["run"]
+def run_one(config: dict) -> dict:
+    """The run ``config`` (a ``run_spec``): ``lwkd PROGRAM`` into its folder (the output in ``run.log`` there)
+    unless it finished before; returns its record (a run without ``all_results.json``, e.g. ``lwkd teacher``, has
+    no metrics)."""
     os.chdir(config["cwd"])  # Ray Tune starts a trial in its own folder; relative paths are the caller's
     directory = Path(config["dir"])
     marker = directory / FINISHED
@@ -177,34 +174,72 @@ def run_training(trial: dict) -> dict:
         metrics = json.loads(results.read_text(encoding="utf-8")) if results.is_file() else {}
         atomic_write_json(marker, {key: config[key] for key in ("phase", "method", "settings", "seed")}
                           | {"metrics": metrics, "wall_seconds": time.perf_counter() - start, "command": command(config)})
-    record = json.loads(marker.read_text(encoding="utf-8"))
+    return json.loads(marker.read_text(encoding="utf-8"))
+
+
+def run_training(trial: dict) -> dict:
+    """Ray Tune's trainable: ``run_one(trial["run"])``, its metrics reported. Each trial is an actor process of its
+    own, so an interrupted comparison stops its runs with it."""
+    from ray import tune
+
+    record = run_one(trial["run"])
     tune.report({k: v for k, v in record["metrics"].items() if isinstance(v, (int, float))})
     return record
 
 
+def run_in_pool(runs: list[dict], args: CompareArguments) -> None:
+    """Without Ray (not installed, e.g. on a machine that reaches no package registry): the runs in a pool of fresh
+    processes, one per run (settings such as ``keep_freed_memory`` hold for a whole process), as many at once as
+    Ray's resources would allow (``1 / gpus_per_run`` with GPUs, else the cores over ``cpus_per_run``), with a
+    progress bar; a failed run is reported and the others go on."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    from tqdm.auto import tqdm
+
+    if sys.version_info < (3, 11):
+        raise RuntimeError("running without Ray needs Python >= 3.11 (a fresh process per run): "
+                           "pip install 'lwkd-hf[compare]' for Ray")
+    slots = int(1 / args.gpus_per_run) if args.gpus_per_run else int((os.cpu_count() or 1) // max(1, runs[0]["threads"]))
+    with ProcessPoolExecutor(max(1, min(slots, len(runs))), mp_context=multiprocessing.get_context("spawn"),
+                             max_tasks_per_child=1) as pool:  # spawn: CUDA cannot run in a forked child
+        futures = {pool.submit(run_one, run): run for run in runs}
+        try:
+            for future in tqdm(as_completed(futures), total=len(futures), desc="runs", unit="run"):
+                if future.exception() is not None:
+                    print(f"{futures[future]['dir']} failed: {future.exception()!r}", file=sys.stderr)
+        except KeyboardInterrupt:  # no run starts any more; those under way finish (a terminal's Ctrl-C stops them)
+            pool.shutdown(cancel_futures=True)
+            raise
+
+
 def run_all(configs: list[dict], args: CompareArguments, output_dir: Path, phase: str) -> None:
-    """The runs of one phase as Ray Tune trials, as many at once as the resources allow."""
+    """The runs of one phase as Ray Tune trials (without Ray, ``run_in_pool``), as many at once as the resources allow."""
     finished(configs)  # a run finished before with other arguments stops the call here
     pending = [c for c in configs if not (Path(c["dir"]) / FINISHED).is_file()]
     print(f"{phase}: {len(configs) - len(pending)} of {len(configs)} runs finished before, {len(pending)} to run")
     if not pending:
         return
-    import ray
-
-    ray.init(address=args.address, ignore_reinit_error=True, include_dashboard=False, log_to_driver=False)
-    resources = {"cpu": pending[0]["threads"], "gpu": args.gpus_per_run}
-    tuner = tune.Tuner(
-        tune.with_resources(run_training, resources),
-        param_space={"run": tune.grid_search(pending)},
-        run_config=tune.RunConfig(name=phase, storage_path=str((output_dir / "ray").resolve()), verbose=1,
-                                  failure_config=tune.FailureConfig(fail_fast=False)),
-        tune_config=tune.TuneConfig(reuse_actors=False),
-    )
-    tuner.fit()
+    try:
+        import ray
+        from ray import tune
+    except ImportError:
+        print("Ray is not installed: running in a process pool (pip install 'lwkd-hf[compare]' for Ray)", file=sys.stderr)
+        run_in_pool(pending, args)
+    else:
+        ray.init(address=args.address, ignore_reinit_error=True, include_dashboard=False, log_to_driver=False)
+        resources = {"cpu": pending[0]["threads"], "gpu": args.gpus_per_run}
+        tune.Tuner(
+            tune.with_resources(run_training, resources),
+            param_space={"run": tune.grid_search(pending)},
+            run_config=tune.RunConfig(name=phase, storage_path=str((output_dir / "ray").resolve()), verbose=1,
+                                      failure_config=tune.FailureConfig(fail_fast=False)),
+            tune_config=tune.TuneConfig(reuse_actors=False),
+        ).fit()
     failed = [c["dir"] for c in pending if not (Path(c["dir"]) / FINISHED).is_file()]
     if failed:
-        raise RuntimeError(f"{len(failed)} of {len(pending)} runs did not finish, e.g. {failed[0]}: see its run.log, "
-                           f"and Ray's error.txt under {output_dir / 'ray' / phase}")
+        raise RuntimeError(f"{len(failed)} of {len(pending)} runs did not finish, e.g. {failed[0]}: see its run.log "
+                           f"(and, with Ray, its error.txt under {output_dir / 'ray' / phase})")
 
 
 def plan(base_argv: list[str], methods: list[str], settings: dict[str, list[dict]], seeds: list[int], phase: str,

@@ -60,3 +60,25 @@ def test_compare_runs_every_method_over_paired_seeds_and_resumes_without_repeati
     report = (out / "comparison.md").read_text()
     assert report.startswith("# Comparison\n\n**Verdict.** On this data, ") and summary["verdict"] in report
     assert (out / "comparison.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_without_ray_the_runs_go_to_a_pool_of_fresh_processes_and_a_failed_run_is_named(
+    thucnews_dir, tiny_checkpoint, tmp_path, monkeypatch, capsys
+):
+    from lwkd_hf.scripts.compare import FINISHED, CompareArguments, plan, run_all
+
+    for name, n, offset in (("train", 20, 0), ("dev", 5, 40)):
+        write_csv(tmp_path / f"{name}.csv", headlines(thucnews_dir, n, offset=offset), ["title", "topic"])
+    base = ["--train_file", str(tmp_path / "train.csv"), "--validation_file", str(tmp_path / "dev.csv"),
+            "--text_column_name", "title", "--label_column_name", "topic", "--model_name_or_path",
+            str(tiny_checkpoint), "--num_train_epochs", "1", "--report_to", "none", "--disable_tqdm", "true",
+            "--do_train", "true", "--do_eval", "true"]
+    runs = plan(base, ["sup", "lsr"], {"sup": [{}], "lsr": [{}]}, [0], "final", tmp_path / "out", 1)
+    broken = dict(runs[1], argv=runs[1]["argv"] + ["--no_such_option", "1"], dir=str(tmp_path / "broken"))
+    monkeypatch.setitem(sys.modules, "ray", None)  # as on a machine without Ray: `import ray` raises ImportError
+    with pytest.raises(RuntimeError, match=f"1 of 3 runs did not finish, e.g. {tmp_path / 'broken'}: see its run.log"):
+        run_all(runs + [broken], CompareArguments(cpus_per_run=1, gpus_per_run=0.0), tmp_path / "out", "final")
+    err = capsys.readouterr().err
+    assert "Ray is not installed: running in a process pool" in err and f"{tmp_path / 'broken'} failed" in err
+    assert all((tmp_path / "out" / "runs" / "final" / m / "default" / "seed0" / FINISHED).is_file() for m in ("sup", "lsr"))
+    assert not (tmp_path / "out" / "ray").exists()

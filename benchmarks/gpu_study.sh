@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# The study's pending runs (issue 27) on a lent GPU machine, in one device call with carry [".whl", ".devdata"]:
+#   MINUTES=8 bash benchmarks/gpu_study.sh [study.py options, e.g. --cells protocol-b]
+# The runs are planned with absolute paths that their records hold (/work/shared/data, /work/runs/study), so the
+# script links /work/shared/data to .devdata and restores the committed records and teachers into STUDY_RUNS
+# (RESTORE=0: start from an empty folder). benchmarks/study.py then runs through benchmarks/gpu.sh without Ray,
+# which the GPU image lacks (lwkd compare's process pool: JOBS runs at once, each 1/JOBS of the GPU), and is
+# stopped after MINUTES (the runs under way finish). Every run finished here goes to $OUT/study-runs.tar.gz: its
+# records and log, and a teacher's weights. Back here:
+#   tar xzf study-runs.tar.gz -C /work/runs/study   # then benchmarks/study.py --report-only as in its docstring
+set -uo pipefail
+runs=${STUDY_RUNS:-/work/runs/study} jobs=${JOBS:-8} minutes=${MINUTES:-8}
+mkdir -p /work/shared "$runs" "${OUT:-/tmp}"
+[ -e /work/shared/data ] || ln -s "$PWD/.devdata" /work/shared/data
+if [ "${RESTORE:-1}" = 1 ]; then
+    tar xzf docs/results/study/records.tar.gz -C "$runs" && tar xzf docs/results/study/teachers.tar.gz -C "$runs" || exit 1
+fi
+start=$(date +%s)
+SKIP_GPU_TESTS=1 bash benchmarks/gpu.sh timeout --signal=INT $((minutes * 60)) python3 benchmarks/study.py \
+    --data-root /work/shared/data --runs-dir "$runs" --results-dir /tmp/study-results --jobs "$jobs" \
+    --gpus-per-run "$(python3 -c "print(1 / $jobs)")" "$@"
+echo "study.py stopped with status $?"
+python3 - "$runs" "$start" "${OUT:-/tmp}/study-runs.tar.gz" <<'EOF'
+import sys
+import tarfile
+from pathlib import Path
+
+root, start, archive = Path(sys.argv[1]), float(sys.argv[2]), sys.argv[3]
+new = sorted(m.parent for m in root.rglob("compare_run.json") if m.stat().st_mtime >= start)
+with tarfile.open(archive, "w:gz") as tar:
+    for directory in new:
+        teacher = directory.relative_to(root).parts[0] in ("teachers", "kd_teacher")
+        for path in sorted(directory.iterdir()):
+            if path.is_file() and (teacher or path.name != "model.safetensors"):
+                tar.add(path, arcname=str(path.relative_to(root)))
+print(f"{len(new)} runs finished here, in {archive}:", *(d.relative_to(root) for d in new), sep="\n  ")
+EOF
