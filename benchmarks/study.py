@@ -1074,7 +1074,8 @@ def limitations(rows, study) -> list[str]:
         "our grids are small (six configurations per method but sup's one) and chosen on two tuning seeds.",
         "- The w/o SYN teacher is a ~60K-parameter FastText on the target text; the paper's is LeNetW (25.8M "
         "parameters) trained on CIFAR. Table 11 lists Adam lr 0.1 for 10 epochs for TextRCNN; our KD teacher "
-        "(TextRCNN) was trained under the protocol above (Adam 1e-3).",
+        "(TextRCNN) was trained under the protocol above (Adam 1e-3), and the TextRCNN cell trains at the rate its "
+        "learning-rate check chose (its section).",
         "- LeNet5 is trained with SGD lr 0.05, warm-up and cosine decay (99.2-99.4 % on MNIST test), not the paper's "
         "constant 0.1, which reached 97.5-98.1 % (docs/results/teacher_lr.json; the paper's T1: 98.80 %).",
         f"- {len(rows)} runs; each run's folder kept its full configuration (`run_config.json`), metrics and "
