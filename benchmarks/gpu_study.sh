@@ -6,7 +6,7 @@
 # (RESTORE=0: start from an empty folder). benchmarks/study.py then runs through benchmarks/gpu.sh without Ray,
 # which the GPU image lacks (lwkd compare's process pool: JOBS runs at once, each 1/JOBS of the GPU), and is
 # stopped after MINUTES (the runs under way finish). Every run finished here goes to $OUT/study-runs.tar.gz: its
-# records and log, and a teacher's weights. Back here:
+# records and log, and a teacher's weights (no student weights, no pickles). Back here:
 #   tar xzf study-runs.tar.gz -C /work/runs/study   # then benchmarks/study.py --report-only as in its docstring
 set -uo pipefail
 runs=${STUDY_RUNS:-/work/runs/study} jobs=${JOBS:-8} minutes=${MINUTES:-8}
@@ -31,7 +31,7 @@ with tarfile.open(archive, "w:gz") as tar:
     for directory in new:
         teacher = directory.relative_to(root).parts[0] in ("teachers", "kd_teacher")
         for path in sorted(directory.iterdir()):
-            if path.is_file() and (teacher or path.name != "model.safetensors"):
+            if path.is_file() and path.name != "training_args.bin" and (teacher or path.name != "model.safetensors"):
                 tar.add(path, arcname=str(path.relative_to(root)))
 print(f"{len(new)} runs finished here, in {archive}:", *(d.relative_to(root) for d in new), sep="\n  ")
 EOF
