@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
 # The study's pending runs (issue 27) on a lent GPU machine, in one device call with carry [".whl", ".devdata"]:
 #   MINUTES=8 bash benchmarks/gpu_study.sh [study.py options, e.g. --cells protocol-b]
+# Prepared here first: cp -rL ../shared/data .devdata; pip download --no-deps --python-version 3.11
+#   --only-binary=:all: -d .whl transformers==X datasets==Y evaluate dill multiprocess accelerate==Z, with X, Y, Z
+#   the versions the records hold (run_config.json's "versions"): a finished run whose arguments, defaults included,
+#   parse otherwise under another transformers stops the study (lwkd compare's check).
 # The runs are planned with absolute paths that their records hold (/work/shared/data, /work/runs/study), so the
 # script links /work/shared/data to .devdata and restores the committed records and teachers into STUDY_RUNS
 # (RESTORE=0: start from an empty folder). benchmarks/study.py then runs through benchmarks/gpu.sh without Ray,
