@@ -648,7 +648,9 @@ def plan_status(study: Study) -> list[str]:
     selected = select(read_records(study.runs, phase="grid"))
     phases = {"grid (tuning seeds)": study.grid_runs(), "paper settings (final seeds)": study.paper_runs()
               + study.paper_ablation_runs(), "tuned (final seeds)": study.tuned_runs(selected),
-              **{f"{cell.folder} (final seeds)": study.cell_runs(cell, selected) for cell in CELLS}}
+              **{name: runs for cell in CELLS for name, runs in (
+                  (f"{cell.folder} learning-rate check", study.learning_rate_runs(cell)),
+                  (f"{cell.folder} (final seeds)", study.cell_runs(cell, selected))) if runs}}
     lines = []
     for name, runs in phases.items():
         folders = {Path(run["dir"]) for run in runs}
