@@ -9,9 +9,10 @@
 # script links /work/shared/data to .devdata and restores the committed records and teachers into STUDY_RUNS
 # (RESTORE=0: start from an empty folder). benchmarks/study.py then runs through benchmarks/gpu.sh without Ray,
 # which the GPU image lacks (lwkd compare's process pool: JOBS runs at once, each 1/JOBS of the GPU), and is
-# stopped after MINUTES (the runs under way finish). Every run finished here goes to $OUT/study-runs.tar.gz: its
+# stopped after MINUTES (the runs under way finish: leave the call's limit a run's time beyond MINUTES). Every run finished here goes to $OUT/study-runs.tar.gz: its
 # records and log, and a teacher's weights (no student weights, no pickles). Back here:
-#   tar xzf study-runs.tar.gz -C /work/runs/study   # then benchmarks/study.py --report-only as in its docstring
+#   python benchmarks/study.py --merge study-runs.tar.gz --runs-dir /work/runs/study --results-dir docs/results/study \
+#       --report docs/results.md   # whole run folders; one finished here too is kept
 set -uo pipefail
 runs=${STUDY_RUNS:-/work/runs/study} jobs=${JOBS:-8} minutes=${MINUTES:-8}
 mkdir -p /work/shared "$runs" "${OUT:-/tmp}"
@@ -20,7 +21,7 @@ if [ "${RESTORE:-1}" = 1 ]; then
     tar xzf docs/results/study/records.tar.gz -C "$runs" && tar xzf docs/results/study/teachers.tar.gz -C "$runs" || exit 1
 fi
 start=$(date +%s)
-SKIP_GPU_TESTS=1 bash benchmarks/gpu.sh timeout --signal=INT $((minutes * 60)) python3 benchmarks/study.py \
+SKIP_GPU_TESTS=1 bash benchmarks/gpu.sh timeout --foreground --signal=INT $((minutes * 60)) python3 benchmarks/study.py \
     --data-root /work/shared/data --runs-dir "$runs" --results-dir /tmp/study-results --jobs "$jobs" \
     --gpus-per-run "$(python3 -c "print(1 / $jobs)")" "$@"
 echo "study.py stopped with status $?"

@@ -1,13 +1,15 @@
 #!/usr/bin/env python
-"""Does LW-KD help? TextCNN on THUCNews under a dev-loss early-stopping protocol, at the paper's settings and tuned on dev.
+"""Does LW-KD help? Three of the paper's text cells (TextCNN on THUCNews under two protocols, TextCNN on
+ToutiaoNews, TextRCNN on THUCNews), each method at the paper's settings and tuned on dev in the first cell.
 
-Protocol (the public Chinese-Text-Classification-Pytorch trainer, the source of our THUCNews split): Adam 1e-3,
+The first protocol (the public Chinese-Text-Classification-Pytorch trainer, the source of our THUCNews split): Adam 1e-3,
 batch 128, constant rate, evaluate on dev every 100 batches, keep the checkpoint with the lowest dev
 cross-entropy, stop after 1,000 batches without improvement, at most 20 epochs (``PROTOCOL``). Xavier-normal
 initialisation is the students' own.
 
 Plan, in phases, each run one Ray Tune trial of ``lwkd compare``'s runner (``lwkd train`` or ``lwkd
-teacher`` in an actor process, ``--jobs`` at once; a finished run is skipped, so the study resumes where it stopped):
+teacher`` in an actor process, or without Ray a process of its own; ``--jobs`` at once; a finished run is skipped,
+so the study resumes where it stopped):
 
 1. teachers: LW-KD's T1 (LeNet5 on the MNIST training set, one per seed), the KD teacher (TextRCNN trained
    here, seed 0) and the w/o-SYN teacher (a ~60K-parameter FastText trained here);
@@ -19,7 +21,8 @@ teacher`` in an actor process, ``--jobs`` at once; a finished run is skipped, so
 4. each of ``CELLS`` (issue 27; ``--cells`` picks some), its own teachers first, on the final seeds: ``protocol-b``
    (the same cell without early stopping, the checkpoint with the best dev accuracy; each method tuned, and LW-KD at
    the paper's), ``toutiao-textcnn`` and ``thucnews-textrcnn`` (paper Table 7's text cells; every method at the
-   settings tuned here and at the paper's, with w/o ADV and w/o KL).
+   settings tuned here and at the paper's, with w/o ADV and w/o KL; TextRCNN's after a two-epoch check of Adam
+   1e-3 against Table 11's 0.1, ``thucnews-textrcnn-lr``).
 
 The first 125 runs were made by the example script before this runner existed; their folders (``wall_seconds.json``
 instead of ``compare_run.json``) count as finished.
@@ -30,6 +33,9 @@ Then it writes ``results.json``/``results.csv`` (one row per run, with every set
 
     python benchmarks/study.py --data-root ../shared/data --runs-dir runs/study --jobs 2
     python benchmarks/study.py --report-only --runs-dir runs/study --results-dir docs/results/study --report docs/results.md
+
+On a lent GPU machine, ``benchmarks/gpu_study.sh`` runs the pending runs; ``--merge`` adds what it returns.
+The report opens with the verdict across cells (``cross_cell``).
 
 ``--report-only`` needs only each run's JSON files: ``tar xzf docs/results/study/records.tar.gz -C runs/study``
 restores them from the repository; ``teachers.tar.gz`` adds the teachers' weights, which resuming the study
@@ -151,34 +157,42 @@ def table_settings(table: str, method: str, selected: dict[str, dict]) -> dict:
 
 def verdict_label(row) -> str:
     """``VERDICT_ROWS``' row as the verdict table names it, e.g. "LW-KD (tuned) − KD (tuned)"."""
-    names = {"sup": "sup", "lsr": "LSR", "tfkd": "Tf-KD", "kd": "KD", "lwkd": "LW-KD", "lwkd-no-adv": "w/o ADV",
-             "lwkd-no-kl": "w/o KL"}
-    return " − ".join(names[m] if m == "sup" else f"{names[m]} ({setting})" for m, setting in row)
+    names = {"lsr": "LSR", "tfkd": "Tf-KD", "kd": "KD", "lwkd": "LW-KD", "lwkd-no-adv": "w/o ADV", "lwkd-no-kl": "w/o KL"}
+    return " − ".join(m if m == "sup" else f"{names.get(m, m)} ({setting})" for m, setting in row)
 
 
-def cross_cell(scores: dict[str, dict[tuple, dict[int, float]]]) -> list[dict]:
+def cross_cell(scores: dict[str, dict[tuple, dict[int, float]]], seeds: int) -> list[dict]:
     """LW-KD minus each of ``VERDICT_ROWS`` in each cell, paired by seed (``scores``: cell -> (method, setting) ->
     seed -> test accuracy; a pair missing from a cell's scores is not planned there), with p adjusted by Holm's
-    method over the whole planned family. A comparison not tested yet (fewer than two paired seeds) counts with
-    p = 1: Holm's adjusted p only grows with any raw p, so the others' adjusted p are upper bounds of what they
-    will be once it is tested."""
-    entries = [dict(row=row, cell=cell, comparison=paired_difference(pairs[row[0]], pairs[row[1]]))
-               for row in VERDICT_ROWS for cell, pairs in scores.items() if row[0] in pairs and row[1] in pairs]
-    raw = [1.0 if e["comparison"].n < 2 else e["comparison"].p_value for e in entries]
-    for entry, p in zip(entries, holm(raw)):
-        entry["p_holm"] = p
+    method over the whole planned family, each distinct comparison once (a tuned setting equal to the paper's
+    gives the same runs: one comparison, once both sides have runs). A comparison is ``complete`` with ``seeds`` paired seeds; until then it counts with p = 1.
+    Holm's adjusted p never falls when a raw p rises, and a complete comparison's raw p is final, so its adjusted p
+    can only fall as the others complete: a word given now stays."""
+    entries = []
+    for row in VERDICT_ROWS:
+        for cell, pairs in scores.items():
+            if row[0] in pairs and row[1] in pairs:
+                a, b = pairs[row[0]], pairs[row[1]]
+                c = paired_difference(a, b)
+                same_runs = (cell, tuple(sorted(a.items())), tuple(sorted(b.items())))  # no runs yet: each its own
+                entries.append(dict(row=row, cell=cell, comparison=c, complete=c.n >= seeds,
+                                    key=same_runs if a and b else (cell, row)))
+    raw = {e["key"]: e["comparison"].p_value if e["complete"] else 1.0 for e in entries}
+    adjusted = dict(zip(raw, holm(list(raw.values()))))
+    for entry in entries:
+        entry["p_holm"], entry["family"] = adjusted[entry.pop("key")], len(raw)
     return entries
 
 
 def tally(entries: list[dict], alpha: float = 0.05) -> str:
-    """A row's summary across the cells it is planned in: "better in k of n cells, worse in m" (n: the cells with
-    two or more paired seeds), and how many are not tested yet."""
-    tested = [e for e in entries if e["comparison"].n >= 2]
-    better = sum(e["p_holm"] <= alpha and e["comparison"].mean > 0 for e in tested)
-    worse = sum(e["p_holm"] <= alpha and e["comparison"].mean < 0 for e in tested)
-    untested = len(entries) - len(tested)
-    return f"better in {better} of {len(tested)} cells, worse in {worse}" + (
-        f"; {untested} not tested yet" if untested else "")
+    """A row's summary across the cells it is planned in: "better in k of n cells, worse in m" (n: the cells where
+    it is complete), and how many are not complete yet."""
+    complete = [e for e in entries if e["complete"]]
+    better = sum(e["p_holm"] <= alpha and e["comparison"].mean > 0 for e in complete)
+    worse = sum(e["p_holm"] <= alpha and e["comparison"].mean < 0 for e in complete)
+    pending = len(entries) - len(complete)
+    return f"better in {better} of {len(complete)} cells, worse in {worse}" + (
+        f"; {pending} not complete yet" if pending else "")
 
 
 def ablation_settings(method: str, lwkd: dict) -> dict:
@@ -276,12 +290,16 @@ class Study:
                                  argv + ["--output_dir", str(directory)], self.threads))
         return runs
 
+    def learning_rate_rows(self, cell: Cell) -> dict[str, dict]:
+        """The learning-rate check's finished runs by folder name (``lr<rate>``)."""
+        return {r["config"]: r for r in read_records(self.runs, folder=f"{cell.folder}-lr")}
+
     def cell_learning_rate(self, cell: Cell) -> str | None:
         """The checked learning rate with the best dev accuracy (ties: the first); None without a check or before it
         has finished (the cell then keeps its protocol's)."""
         if not cell.learning_rates:
             return None
-        rows = {r["config"]: r for r in read_records(self.runs, folder=f"{cell.folder}-lr")}
+        rows = self.learning_rate_rows(cell)
         if any(f"lr{rate}" not in rows for rate in cell.learning_rates):
             return None
         return max(cell.learning_rates, key=lambda rate: (rows[f"lr{rate}"]["eval_accuracy"],
@@ -327,7 +345,7 @@ class Study:
 
     def to_run(self, runs: list[dict]) -> list[dict]:
         """The runs of a phase not finished yet, each folder once (a tuned setting may be the paper's), only
-        ``--methods``'s if given (teachers always). A teacher is finished only with its weights: one restored from
+        ``--methods``'s if given (teachers and learning-rate checks always). A teacher is finished only with its weights: one restored from
         ``records.tar.gz`` alone is trained again."""
         unique = {}
         for run in runs:
@@ -337,7 +355,8 @@ class Study:
             unique.setdefault(run["dir"], run)
         check_finished(list(unique.values()))  # a compare-made run of other arguments or defaults stops the study
         return [run for run in unique.values() if not finished(Path(run["dir"])) and (
-            not self.args.methods or run["phase"] == "teacher" or run["method"] in self.args.methods)]
+            not self.args.methods or run["phase"] == "teacher" or run["phase"].endswith("-lr")
+            or run["method"] in self.args.methods)]
 
     def run_phase(self, phase: str, runs: list[dict], resources: CompareArguments) -> None:
         todo = self.to_run(runs)
@@ -363,8 +382,34 @@ class Study:
         for cell in CELLS:
             if not self.args.cells or cell.folder in self.args.cells:
                 self.run_phase(f"{cell.folder}-lr", self.learning_rate_runs(cell), resources)
+                if cell.learning_rates and self.cell_learning_rate(cell) is None:
+                    raise RuntimeError(f"{cell.folder}: the learning-rate check has not finished, so its runs cannot "
+                                       "be planned")
                 self.run_phase(f"{cell.folder}-teachers", self.cell_teacher_runs(cell), resources)
                 self.run_phase(cell.folder, self.cell_runs(cell, selected), resources)
+
+
+def merge(archive: Path, runs: Path) -> list[Path]:
+    """Adds the finished runs of ``archive`` (``benchmarks/gpu_study.sh``'s ``study-runs.tar.gz``) to ``runs``, each
+    run folder whole: a folder finished here as well is kept as it is, an unfinished one replaced. Returns the
+    folders added."""
+    import tarfile
+    import tempfile
+
+    added = []
+    with tempfile.TemporaryDirectory(dir=runs) as tmp, tarfile.open(archive) as tar:
+        tar.extractall(tmp, filter="data")
+        for marker in sorted(Path(tmp).rglob(FINISHED)):
+            target = runs / marker.parent.relative_to(tmp)
+            if finished(target):
+                print(f"kept {target}: finished here too")
+                continue
+            if target.exists():
+                shutil.rmtree(target)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(marker.parent, target)
+            added.append(target)
+    return added
 
 
 def finished(directory: Path) -> bool:
@@ -494,18 +539,19 @@ def figures_path(study: Study) -> str:
 
 def cross_cell_section(entries: list[dict], labels: list[str], study: Study) -> list[str]:
     """The page's opening table: each ``VERDICT_ROWS`` row by cell, with its tally across cells."""
-    seeds = {label: max((e["comparison"].n for e in entries if e["cell"] == label), default=0) for label in labels}
-    tested = sum(e["comparison"].n >= 2 for e in entries)
+    seeds = {label: min((e["comparison"].n for e in entries if e["cell"] == label), default=0) for label in labels}
+    distinct = entries[0]["family"] if entries else 0
     lines = ["## Verdict across cells", "",
              f"LW-KD minus each method, test accuracy points, paired by seed over the final seeds {list(FINAL_SEEDS)}: "
-             f"the mean difference, its **unadjusted** 95 % t interval, and p adjusted by Holm's method over the whole "
-             f"family: all {len(entries)} comparisons this table plans, the {len(entries) - tested} not tested yet "
-             "counted with p = 1, so that no word printed now is lost when they arrive (only new seeds of an "
-             "incomplete cell can change its own entries). Holm p ≤ 0.05 alone decides **better** / **worse**; the "
-             f"first step asks a raw p below 0.05/{len(entries)} = {0.05 / len(entries):.4f}, so with "
-             f"{len(FINAL_SEEDS)} seeds only a difference steady across seeds gets a word. “Tuned” is the setting the dev grid selected in the first cell, "
-             "transferred unchanged to the others; “paper” the paper's. A cell with fewer than 5 seeds is "
-             "**incomplete**; its entries will change as its runs arrive.", "",
+             "the mean difference and its **unadjusted** 95 % t interval; once a comparison is complete (all "
+             f"{len(FINAL_SEEDS)} seeds), p adjusted by Holm's method over the whole family: the {distinct} distinct "
+             "comparisons this table plans, those not complete yet counted with p = 1. A complete comparison's raw p "
+             "is final and the others can only fall from 1, so its Holm p can only fall as the study goes on, and a "
+             "word given now stays. Holm p ≤ 0.05 alone decides **better** / **worse**; the first step asks a raw p "
+             f"below 0.05/{distinct} = {0.05 / distinct:.4f}, so with {len(FINAL_SEEDS)} seeds only a difference "
+             "steady across seeds gets a word. “Tuned” is the setting the dev grid selected in the first cell, "
+             "transferred unchanged to the others; “paper” the paper's. A column's seed count is the fewest any of "
+             "its comparisons has.", "",
              "| LW-KD minus | " + " | ".join(f"{label} ({seeds[label]} of {len(FINAL_SEEDS)} seeds)" for label in labels)
              + " | across cells |", "|---" * (len(labels) + 2) + "|"]
     for row in VERDICT_ROWS:
@@ -518,13 +564,13 @@ def cross_cell_section(entries: list[dict], labels: list[str], study: Study) -> 
                 shown.append("not planned")
             elif c.n == 0:
                 shown.append("not run yet")
-            elif c.n < 2:
-                shown.append(fmt_ci(c))
+            elif not e["complete"]:
+                shown.append(f"{fmt_ci(c)}{f' (n={c.n})' if c.n >= 2 else ''}, incomplete")
             else:
                 word = (" **better**" if c.mean > 0 else " **worse**") if e["p_holm"] <= 0.05 else ""
                 shown.append(f"{fmt_ci(c)}, Holm p {e['p_holm']:.3f}{word}")
         lines.append(f"| {verdict_label(row)} | " + " | ".join(shown) + f" | {tally(list(found.values()))} |")
-    lines += ["", "\"across cells\" counts only the cells where the comparison has two or more paired seeds; a cell "
+    lines += ["", "\"across cells\" counts only the cells where the comparison is complete; a cell "
               "where neither word appears shows no difference these seeds can detect, which is not evidence that there "
               "is none.", "", f"![LW-KD minus each method, per cell]({figures_path(study)}/cross_cell.png)", ""]
     return lines
@@ -572,10 +618,10 @@ def report(study: Study, path: Path | None) -> None:
         planned = {(m, config_name(settings)) for m, settings in cell_plan(cell, selected)}
         scores[cell.label] = {pair: seeds for pair, seeds in verdict_scores(cells(cell_rows, FINAL_SEEDS), selected).items()
                               if (pair[0], config_name(table_settings(pair[1], pair[0], selected))) in planned}
-    entries = cross_cell(scores)
+    entries = cross_cell(scores, len(FINAL_SEEDS))
     colour = {label: f"C{i}" for i, label in enumerate(scores)}
-    plot_intervals([(verdict_label(e["row"]), e["comparison"], colour[e["cell"]]) for e in entries
-                    if e["comparison"].n >= 2], "LW-KD minus method, test accuracy points (95 % t interval, unadjusted)",
+    plot_intervals([(verdict_label(e["row"]) + ("" if e["complete"] else f" (n={e['comparison'].n})"), e["comparison"],
+                     colour[e["cell"]]) for e in entries if e["comparison"].n >= 2], "LW-KD minus method, test accuracy points (95 % t interval, unadjusted)",
                    out / "cross_cell.png", legend={c: label for label, c in colour.items()})
     write_records(study.runs, out / "records.tar.gz")
     write_teachers(study.runs, out / "teachers.tar.gz")
@@ -727,12 +773,11 @@ def learning_rate_check(study: Study, cell: Cell) -> list[str]:
     """The table of ``cell.learning_rates``' check (sup, one tuning seed, ``LR_CHECK_EPOCHS`` epochs), if it has one."""
     if not cell.learning_rates:
         return []
-    rows = {r["config"]: r for r in read_records(study.runs, folder=f"{cell.folder}-lr")}
-    chosen = study.cell_learning_rate(cell)
+    rows, chosen, own = study.learning_rate_rows(cell), study.cell_learning_rate(cell), cell.learning_rates[0]
     lines = [f"Learning-rate check (sup, tuning seed {study.args.tuning_seeds[0]}, {LR_CHECK_EPOCHS} epochs, the "
              "protocol otherwise; Table 11 lists Adam 0.1 for 10 epochs for TextRCNN). The cell's runs use the rate "
-             "whose kept checkpoint has the higher dev accuracy, ties to the protocol's 1e-3"
-             + ("." if chosen else ": **check not finished**, so the cell's runs would use the protocol's 1e-3."), "",
+             f"whose kept checkpoint has the higher dev accuracy, ties to the protocol's {own}"
+             + ("." if chosen else ": **check not finished**, so the cell's runs cannot start yet."), "",
              "| Adam learning rate | dev accuracy % (kept checkpoint) | highest dev accuracy % | dev loss (kept) | "
              "training loss (last logged) | used |", "|---|---|---|---|---|---|"]
     for rate in cell.learning_rates:
@@ -740,7 +785,7 @@ def learning_rate_check(study: Study, cell: Cell) -> list[str]:
         if r is None:
             lines.append(f"| {rate} | not run | – | – | – | |")
             continue
-        best = max(accuracy for _, _, accuracy in r["dev_curve"])
+        best = max((accuracy for _, _, accuracy in r["dev_curve"]), default=r["eval_accuracy"])
         lines.append(f"| {rate} | {100 * r['eval_accuracy']:.2f} | {100 * best:.2f} | {r['eval_loss']:.3f} | "
                      f"{mean_of([r], 'train_loss', 1, 3)} | {'**yes**' if rate == chosen else ''} |")
     return lines + [""]
@@ -1168,6 +1213,8 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=1, help="runs at once: each gets cores/jobs CPU threads")
     parser.add_argument("--gpus-per-run", type=float, help="GPUs a run takes (default: 1/jobs where there is a GPU)")
     parser.add_argument("--report-only", action="store_true")
+    parser.add_argument("--merge", type=Path, help="benchmarks/gpu_study.sh's study-runs.tar.gz: add its finished runs "
+                        "to --runs-dir (a run finished here too is kept), then report only")
     results = REPO / "docs" / "results"
     parser.add_argument("--efficiency", nargs="+",
                         default=[str(results / "efficiency.json"), *map(str, sorted(results.glob("efficiency-h100-*.json")))],
@@ -1179,7 +1226,9 @@ def main() -> None:
     TUNING_SEEDS, FINAL_SEEDS = tuple(args.tuning_seeds), tuple(args.seeds)
     study = Study(args)
     study.runs.mkdir(parents=True, exist_ok=True)
-    if not args.report_only:
+    if args.merge:
+        print(f"{len(merge(args.merge, study.runs))} runs added from {args.merge}")
+    elif not args.report_only:
         study.execute()
     report(study, args.report)
 

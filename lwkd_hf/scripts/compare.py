@@ -5,8 +5,8 @@ intervals, Holm-adjusted p-values, calibration and a verdict.
     lwkd compare --train_file train.csv --validation_file dev.csv --test_file test.csv \\
         --model_name_or_path MODEL --mnist_dir MNIST_DIR --methods sup,lsr,tfkd,lwkd --seeds 5 --output_dir OUT
 
-Every ``lwkd train`` argument applies to every run. Each run is ``lwkd train`` in its own Ray actor process, in
-``OUT/runs/<phase>/<method>/<configuration>/seed<N>``; a run that finished (``compare_run.json``) is never run
+Every ``lwkd train`` argument applies to every run. Each run is ``lwkd train`` in its own Ray actor process (where
+Ray is not installed, a plain process of its own), in ``OUT/runs/<phase>/<method>/<configuration>/seed<N>``; a run that finished (``compare_run.json``) is never run
 again, so an interrupted comparison resumes where it stopped, and a call with more seeds or methods adds only
 their runs. Writes ``comparison.md``, ``comparison.json`` and ``comparison.png`` in ``OUT``.
 """
@@ -23,6 +23,7 @@ import shutil
 import statistics
 import sys
 import time
+import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -169,7 +170,11 @@ def run_one(config: dict) -> dict:
         torch.set_num_threads(max(1, int(config["threads"])))
         start = time.perf_counter()
         with open(directory / "run.log", "w") as log, contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
-            cli.run([config["program"], *config["argv"]])
+            try:
+                cli.run([config["program"], *config["argv"]])
+            except BaseException:
+                traceback.print_exc()  # into run.log, which the failure message points to
+                raise
         results = directory / "all_results.json"
         metrics = json.loads(results.read_text(encoding="utf-8")) if results.is_file() else {}
         atomic_write_json(marker, {key: config[key] for key in ("phase", "method", "settings", "seed")}
@@ -187,30 +192,56 @@ def run_training(trial: dict) -> dict:
     return record
 
 
+def pool_slots(args: CompareArguments, threads: float, cores: int, gpus: int) -> int:
+    """How many runs Ray would place at once on one machine of ``cores`` CPUs and ``gpus`` GPUs."""
+    slots = math.floor(cores / max(threads, 1e-9) + 1e-9)
+    if args.gpus_per_run:
+        slots = min(slots, math.floor(gpus / args.gpus_per_run + 1e-9))
+    return max(1, slots)
+
+
 def run_in_pool(runs: list[dict], args: CompareArguments) -> None:
-    """Without Ray (not installed, e.g. on a machine that reaches no package registry): the runs in a pool of fresh
-    processes, one per run (settings such as ``keep_freed_memory`` hold for a whole process), as many at once as
-    Ray's resources would allow (``1 / gpus_per_run`` with GPUs, else the cores over ``cpus_per_run``), with a
-    progress bar; a failed run is reported and the others go on."""
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor, as_completed
+    """Without Ray (not installed, e.g. on a machine that reaches no package registry): each run ``run_one`` in a
+    process of its own (a crash, or a setting such as ``keep_freed_memory`` that holds for a whole process, stays in
+    its run), as many at once as Ray would place on this machine (``pool_slots``; slot i on GPU i mod #GPUs), with a
+    progress bar. A failed run is named and the others go on; on an interrupt no run starts any more and those under
+    way finish (a terminal's Ctrl-C reaches them too, and stops them)."""
+    import subprocess
+    from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
     from tqdm.auto import tqdm
 
-    if sys.version_info < (3, 11):
-        raise RuntimeError("running without Ray needs Python >= 3.11 (a fresh process per run): "
-                           "pip install 'lwkd-hf[compare]' for Ray")
-    slots = int(1 / args.gpus_per_run) if args.gpus_per_run else int((os.cpu_count() or 1) // max(1, runs[0]["threads"]))
-    with ProcessPoolExecutor(max(1, min(slots, len(runs))), mp_context=multiprocessing.get_context("spawn"),
-                             max_tasks_per_child=1) as pool:  # spawn: CUDA cannot run in a forked child
-        futures = {pool.submit(run_one, run): run for run in runs}
-        try:
-            for future in tqdm(as_completed(futures), total=len(futures), desc="runs", unit="run"):
-                if future.exception() is not None:
-                    print(f"{futures[future]['dir']} failed: {future.exception()!r}", file=sys.stderr)
-        except KeyboardInterrupt:  # no run starts any more; those under way finish (a terminal's Ctrl-C stops them)
-            pool.shutdown(cancel_futures=True)
-            raise
+    if args.address:
+        raise ValueError("--address joins a Ray cluster, but Ray is not installed: pip install 'lwkd-hf[compare]'")
+    gpus = torch.cuda.device_count()
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    slots = min(len(runs), pool_slots(args, runs[0]["threads"], cores, gpus))
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES", ",".join(map(str, range(gpus)))).split(",")
+
+    def launch(run: dict, slot: int) -> int:
+        env = dict(os.environ, **({"CUDA_VISIBLE_DEVICES": visible[slot % gpus]} if args.gpus_per_run and gpus > 1 else {}))
+        code = "import json, sys; from lwkd_hf.scripts.compare import run_one; run_one(json.loads(sys.argv[1]))"
+        return subprocess.run([sys.executable, "-c", code, json.dumps(run)], cwd=run["cwd"], env=env,
+                              stdout=subprocess.DEVNULL).returncode
+
+    todo, running, free = list(runs), {}, list(range(slots))
+    with ThreadPoolExecutor(slots) as pool, tqdm(total=len(runs), desc="runs", unit="run") as bar:
+        while todo or running:
+            while todo and free:
+                run, slot = todo.pop(0), free.pop()
+                running[pool.submit(launch, run, slot)] = (run, slot)
+            try:
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+            except KeyboardInterrupt:
+                bar.write(f"interrupted: {len(running)} runs under way finish, {len(todo)} do not start")
+                raise
+            for future in done:
+                run, slot = running.pop(future)
+                free.append(slot)
+                if future.exception() or future.result():
+                    bar.write(f"{run['dir']} failed ({future.exception() or f'exit status {future.result()}'}): "
+                              "see its run.log")
+                bar.update()
 
 
 def run_all(configs: list[dict], args: CompareArguments, output_dir: Path, phase: str) -> None:
@@ -224,7 +255,8 @@ def run_all(configs: list[dict], args: CompareArguments, output_dir: Path, phase
         import ray
         from ray import tune
     except ImportError:
-        print("Ray is not installed: running in a process pool (pip install 'lwkd-hf[compare]' for Ray)", file=sys.stderr)
+        print("Ray is not installed: each run in a process of its own (pip install 'lwkd-hf[compare]' for Ray)",
+              file=sys.stderr)
         run_in_pool(pending, args)
     else:
         ray.init(address=args.address, ignore_reinit_error=True, include_dashboard=False, log_to_driver=False)

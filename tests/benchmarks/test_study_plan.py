@@ -115,6 +115,8 @@ def test_the_textrcnn_cell_trains_at_the_checked_learning_rate_with_the_best_dev
     assert fast[fast.index("--learning_rate") + 1] == "0.1" and fast.count("--learning_rate") == 1
     assert fast[fast.index("--num_train_epochs") + 1] == "2" and fast.count("--num_train_epochs") == 1
     assert fast[fast.index("--model") + 1] == "textrcnn"
+    plan.args.methods = ["lwkd"]
+    assert plan.to_run(check) == check  # a check runs whatever --methods says: the cell's commands depend on it
 
     def rate_of(run):
         return run["argv"][run["argv"].index("--learning_rate") + 1]
@@ -129,3 +131,26 @@ def test_the_textrcnn_cell_trains_at_the_checked_learning_rate_with_the_best_dev
     dev["lr0.1"] = 0.80  # a tie keeps the protocol's own rate: the same command as without the check
     assert plan.cell_runs(textrcnn, selected)[0] == protocol_run
     assert plan.cell_learning_rate(study.CELLS[1]) is None  # ToutiaoNews has no check
+
+
+def test_merge_adds_whole_finished_run_folders_and_keeps_those_finished_here(study, tmp_path):
+    import tarfile
+
+    made = tmp_path / "gpu"
+    for run in ("protocol-b/sup/default/seed1", "protocol-b/lsr/eps0.4/seed1", "teachers/T2-seed0"):
+        (made / run).mkdir(parents=True)
+        (made / run / study.FINISHED).write_text("{}")
+        (made / run / "all_results.json").write_text('{"where": "gpu"}')
+    archive = tmp_path / "study-runs.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(made, arcname=".")
+    runs = tmp_path / "runs"
+    (runs / "protocol-b/sup/default/seed1").mkdir(parents=True)  # finished here too: kept
+    (runs / "protocol-b/sup/default/seed1" / study.FINISHED).write_text("{}")
+    (runs / "protocol-b/sup/default/seed1" / "all_results.json").write_text('{"where": "cpu"}')
+    (runs / "protocol-b/lsr/eps0.4/seed1/checkpoint-100").mkdir(parents=True)  # under way here: replaced whole
+    added = study.merge(archive, runs)
+    assert sorted(p.relative_to(runs).as_posix() for p in added) == ["protocol-b/lsr/eps0.4/seed1", "teachers/T2-seed0"]
+    assert (runs / "protocol-b/sup/default/seed1/all_results.json").read_text() == '{"where": "cpu"}'
+    assert sorted(p.name for p in (runs / "protocol-b/lsr/eps0.4/seed1").iterdir()) == ["all_results.json", study.FINISHED]
+    assert sorted(p.name for p in runs.iterdir()) == ["protocol-b", "teachers"]  # no temporary folder left

@@ -62,7 +62,7 @@ def test_compare_runs_every_method_over_paired_seeds_and_resumes_without_repeati
     assert (out / "comparison.png").read_bytes()[:4] == b"\x89PNG"
 
 
-def test_without_ray_the_runs_go_to_a_pool_of_fresh_processes_and_a_failed_run_is_named(
+def test_without_ray_each_run_has_a_process_of_its_own_and_a_failed_one_is_named(
     thucnews_dir, tiny_checkpoint, tmp_path, monkeypatch, capsys
 ):
     from lwkd_hf.scripts.compare import FINISHED, CompareArguments, plan, run_all
@@ -74,11 +74,14 @@ def test_without_ray_the_runs_go_to_a_pool_of_fresh_processes_and_a_failed_run_i
             str(tiny_checkpoint), "--num_train_epochs", "1", "--report_to", "none", "--disable_tqdm", "true",
             "--do_train", "true", "--do_eval", "true"]
     runs = plan(base, ["sup", "lsr"], {"sup": [{}], "lsr": [{}]}, [0], "final", tmp_path / "out", 1)
-    broken = dict(runs[1], argv=runs[1]["argv"] + ["--no_such_option", "1"], dir=str(tmp_path / "broken"))
+    broken = dict(runs[1], argv=runs[1]["argv"][:-1] + [str(tmp_path / "broken"), "--no_such_option", "1"],
+                  dir=str(tmp_path / "broken"))  # its process fails on the unknown option
     monkeypatch.setitem(sys.modules, "ray", None)  # as on a machine without Ray: `import ray` raises ImportError
     with pytest.raises(RuntimeError, match=f"1 of 3 runs did not finish, e.g. {tmp_path / 'broken'}: see its run.log"):
         run_all(runs + [broken], CompareArguments(cpus_per_run=1, gpus_per_run=0.0), tmp_path / "out", "final")
-    err = capsys.readouterr().err
-    assert "Ray is not installed: running in a process pool" in err and f"{tmp_path / 'broken'} failed" in err
+    out, err = capsys.readouterr()
+    assert "Ray is not installed: each run in a process of its own" in err
+    assert f"{tmp_path / 'broken'} failed (exit status 1): see its run.log" in out
+    assert "not used by the HfArgumentParser: ['--no_such_option', '1']" in (tmp_path / "broken" / "run.log").read_text()
     assert all((tmp_path / "out" / "runs" / "final" / m / "default" / "seed0" / FINISHED).is_file() for m in ("sup", "lsr"))
     assert not (tmp_path / "out" / "ray").exists()

@@ -104,3 +104,14 @@ def test_a_finished_run_whose_defaults_changed_since_is_refused(tmp_path, capsys
         finished([run])
     assert [r["metrics"] for r in finished([run], strict=False)] == [{"test_accuracy": 0.5}]  # --report_only
     assert "training.alpha: 0.5 -> 0.1" in capsys.readouterr().err
+
+
+def test_without_ray_as_many_runs_at_once_as_ray_would_place_on_the_machine():
+    from lwkd_hf.scripts.compare import CompareArguments, pool_slots
+
+    assert pool_slots(CompareArguments(cpus_per_run=1, gpus_per_run=0.0), 1, 2, 0) == 2  # the cores
+    assert pool_slots(CompareArguments(cpus_per_run=2, gpus_per_run=1 / 8), 2, 16, 1) == 8
+    assert pool_slots(CompareArguments(cpus_per_run=2, gpus_per_run=1 / 3), 2, 16, 1) == 3  # the GPU's share
+    assert pool_slots(CompareArguments(cpus_per_run=1, gpus_per_run=1 / 99), 1, 128, 1) == 99  # 1/(1/99) < 99
+    assert pool_slots(CompareArguments(cpus_per_run=4, gpus_per_run=0.5), 4, 16, 2) == 4  # cores and GPUs agree
+    assert pool_slots(CompareArguments(cpus_per_run=3, gpus_per_run=1.0), 3, 2, 1) == 1  # at least one
