@@ -1037,9 +1037,12 @@ def provenance(runs: Path, rows: list[dict]) -> list[str]:
     """Which runs ran where and on which code, read from their ``run_config.json``: the machine (recorded since
     issue 27; before, only the torch build tells a GPU machine from these CPUs), the commit and whether its diff is
     stored, the teachers' identities."""
-    records = [(directory, json.loads((directory / "run_config.json").read_text()))
-               for folder in [MAIN.folder] + [c.folder for c in CELLS] for directory in sorted((runs / folder).glob("*/*/seed*"))
-               if finished(directory)]
+    cell_of = {}
+    for cell in (MAIN, *CELLS):
+        for directory in sorted((runs / cell.folder).glob("*/*/seed*")):
+            if finished(directory):
+                cell_of[directory] = cell.label
+    records = [(directory, json.loads((directory / "run_config.json").read_text())) for directory in cell_of]
     if not records:
         return []
 
@@ -1067,7 +1070,16 @@ def provenance(runs: Path, rows: list[dict]) -> list[str]:
              f"- Machines: {'; '.join(f'{n} runs on {m}' for m, n in sorted(machines.items()))}.",
              f"- Code: {len(records) - len(dirty)} runs from a clean commit; {len(dirty)} from a checkout with changes "
              f"(`-dirty`), {len(without_diff)} of them with no diff stored (runs since issue 27 store `code.diff` beside "
-             "`run_config.json`, so the changes can be read)."]
+             "`run_config.json`, so the changes can be read).",
+             f"- Data: {sum(1 for _, r in records if r.get('file_sha256'))} of {len(records)} runs record the sha256 of "
+             "every file they read (since issue 27); the others name their files' paths only."]
+    for label in dict.fromkeys(cell_of.values()):
+        commits: dict[str, int] = {}
+        for d, r in records:
+            if cell_of[d] == label:
+                commit = (r.get("git_commit") or "none")[:7] + ("-dirty" if (r.get("git_commit") or "").endswith("-dirty") else "")
+                commits[commit] = commits.get(commit, 0) + 1
+        lines.append(f"- Code of {label}: " + ", ".join(f"`{c}` ({n} runs)" for c, n in commits.items()) + ".")
     if mixed:
         lines.append(f"- {len(mixed)} grid configurations ran their tuning seeds on different machines: "
                      + ", ".join(f"{m} `{c}`" for m, c in mixed) + ".")
