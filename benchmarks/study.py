@@ -165,7 +165,8 @@ def cross_cell(scores: dict[str, dict[tuple, dict[int, float]]], seeds: int) -> 
     """LW-KD minus each of ``VERDICT_ROWS`` in each cell, paired by seed (``scores``: cell -> (method, setting) ->
     seed -> test accuracy; a pair missing from a cell's scores is not planned there), with p adjusted by Holm's
     method over the whole planned family, each distinct comparison once (a tuned setting equal to the paper's
-    gives the same runs: one comparison, once both sides have runs). A comparison is ``complete`` with ``seeds`` paired seeds; until then it counts with p = 1.
+    gives the same runs: one comparison, once both sides have runs). A comparison is ``complete`` with ``seeds``
+    paired seeds; until then it counts with p = 1.
     Holm's adjusted p never falls when a raw p rises, and a complete comparison's raw p is final, so its adjusted p
     can only fall as the others complete: a word given now stays."""
     entries = []
@@ -345,8 +346,8 @@ class Study:
 
     def to_run(self, runs: list[dict]) -> list[dict]:
         """The runs of a phase not finished yet, each folder once (a tuned setting may be the paper's), only
-        ``--methods``'s if given (teachers and learning-rate checks always). A teacher is finished only with its weights: one restored from
-        ``records.tar.gz`` alone is trained again."""
+        ``--methods``'s if given (teachers and learning-rate checks always). A teacher is finished only with its
+        weights: one restored from ``records.tar.gz`` alone is trained again."""
         unique = {}
         for run in runs:
             directory = Path(run["dir"])
@@ -616,12 +617,14 @@ def report(study: Study, path: Path | None) -> None:
             atomic_write_json(out / f"results-{cell.folder}.json", cell_rows)
         cell_sections += cell_section(study, cell, cell_rows, selected)
         planned = {(m, config_name(settings)) for m, settings in cell_plan(cell, selected)}
-        scores[cell.label] = {pair: seeds for pair, seeds in verdict_scores(cells(cell_rows, FINAL_SEEDS), selected).items()
+        found = verdict_scores(cells(cell_rows, FINAL_SEEDS), selected)
+        scores[cell.label] = {pair: seeds for pair, seeds in found.items()
                               if (pair[0], config_name(table_settings(pair[1], pair[0], selected))) in planned}
     entries = cross_cell(scores, len(FINAL_SEEDS))
     colour = {label: f"C{i}" for i, label in enumerate(scores)}
     plot_intervals([(verdict_label(e["row"]) + ("" if e["complete"] else f" (n={e['comparison'].n})"), e["comparison"],
-                     colour[e["cell"]]) for e in entries if e["comparison"].n >= 2], "LW-KD minus method, test accuracy points (95 % t interval, unadjusted)",
+                     colour[e["cell"]]) for e in entries if e["comparison"].n >= 2],
+                   "LW-KD minus method, test accuracy points (95 % t interval, unadjusted)",
                    out / "cross_cell.png", legend={c: label for label, c in colour.items()})
     write_records(study.runs, out / "records.tar.gz")
     write_teachers(study.runs, out / "teachers.tar.gz")
@@ -1077,7 +1080,8 @@ def provenance(runs: Path, rows: list[dict]) -> list[str]:
         commits: dict[str, int] = {}
         for d, r in records:
             if cell_of[d] == label:
-                commit = (r.get("git_commit") or "none")[:7] + ("-dirty" if (r.get("git_commit") or "").endswith("-dirty") else "")
+                full = r.get("git_commit") or "none"
+                commit = full[:7] + ("-dirty" if full.endswith("-dirty") else "")
                 commits[commit] = commits.get(commit, 0) + 1
         lines.append(f"- Code of {label}: " + ", ".join(f"`{c}` ({n} runs)" for c, n in commits.items()) + ".")
     if mixed:

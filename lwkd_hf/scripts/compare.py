@@ -6,9 +6,9 @@ intervals, Holm-adjusted p-values, calibration and a verdict.
         --model_name_or_path MODEL --mnist_dir MNIST_DIR --methods sup,lsr,tfkd,lwkd --seeds 5 --output_dir OUT
 
 Every ``lwkd train`` argument applies to every run. Each run is ``lwkd train`` in its own Ray actor process (where
-Ray is not installed, a plain process of its own), in ``OUT/runs/<phase>/<method>/<configuration>/seed<N>``; a run that finished (``compare_run.json``) is never run
-again, so an interrupted comparison resumes where it stopped, and a call with more seeds or methods adds only
-their runs. Writes ``comparison.md``, ``comparison.json`` and ``comparison.png`` in ``OUT``.
+Ray is not installed, a plain process of its own), in ``OUT/runs/<phase>/<method>/<configuration>/seed<N>``; a
+run that finished (``compare_run.json``) is never run again, so an interrupted comparison resumes where it
+stopped, and a call with more seeds or methods adds only their runs. Writes ``comparison.md``, ``comparison.json`` and ``comparison.png`` in ``OUT``.
 """
 
 from __future__ import annotations
@@ -219,7 +219,9 @@ def run_in_pool(runs: list[dict], args: CompareArguments) -> None:
     visible = os.environ.get("CUDA_VISIBLE_DEVICES", ",".join(map(str, range(gpus)))).split(",")
 
     def launch(run: dict, slot: int) -> int:
-        env = dict(os.environ, **({"CUDA_VISIBLE_DEVICES": visible[slot % gpus]} if args.gpus_per_run and gpus > 1 else {}))
+        env = dict(os.environ)
+        if args.gpus_per_run and gpus > 1:
+            env["CUDA_VISIBLE_DEVICES"] = visible[slot % gpus]
         code = "import json, sys; from lwkd_hf.scripts.compare import run_one; run_one(json.loads(sys.argv[1]))"
         return subprocess.run([sys.executable, "-c", code, json.dumps(run)], cwd=run["cwd"], env=env,
                               stdout=subprocess.DEVNULL).returncode
@@ -245,7 +247,8 @@ def run_in_pool(runs: list[dict], args: CompareArguments) -> None:
 
 
 def run_all(configs: list[dict], args: CompareArguments, output_dir: Path, phase: str) -> None:
-    """The runs of one phase as Ray Tune trials (without Ray, ``run_in_pool``), as many at once as the resources allow."""
+    """The runs of one phase as Ray Tune trials (without Ray, ``run_in_pool``), as many at once as the resources
+    allow."""
     finished(configs)  # a run finished before with other arguments stops the call here
     pending = [c for c in configs if not (Path(c["dir"]) / FINISHED).is_file()]
     print(f"{phase}: {len(configs) - len(pending)} of {len(configs)} runs finished before, {len(pending)} to run")
