@@ -8,9 +8,10 @@
 # The runs are planned with absolute paths that their records hold (/work/shared/data, /work/runs/study), so the
 # script links /work/shared/data to .devdata and restores the committed records and teachers into STUDY_RUNS
 # (RESTORE=0: start from an empty folder). benchmarks/study.py then runs through benchmarks/gpu.sh without Ray,
-# which the GPU image lacks (lwkd compare's process pool: JOBS runs at once, each 1/JOBS of the GPU), and is
-# stopped after MINUTES (the runs under way finish: leave the call's limit a run's time beyond MINUTES). Every run finished here goes to $OUT/study-runs.tar.gz: its
-# records and log, and a teacher's weights (no student weights, no pickles). Back here:
+# which the GPU image lacks (lwkd compare's run_in_pool: a process per run, JOBS at once, each 1/JOBS of the GPU),
+# and is stopped after MINUTES (the runs under way finish: leave the call's limit a run's time beyond MINUTES).
+# Every run finished here goes to $OUT/study-runs.tar.gz: its records and log, and a teacher's weights (no student
+# weights, no pickles). Back here:
 #   python benchmarks/study.py --merge study-runs.tar.gz --runs-dir /work/runs/study --results-dir docs/results/study \
 #       --report docs/results.md   # whole run folders; one finished here too is kept
 set -uo pipefail

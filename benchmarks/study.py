@@ -90,7 +90,6 @@ KD_TEACHER = "textrcnn"
 LIGHT_TEACHER = ["--model", "fasttext", "--config_overrides", "embedding_dim=12,hidden_size=16,ngram_buckets=16"]
 
 
-
 @dataclass(frozen=True)
 class Cell:
     """One (dataset, student, protocol) of the study: what its runs train and where they go (``RUNS/folder``)."""
@@ -185,12 +184,19 @@ def cross_cell(scores: dict[str, dict[tuple, dict[int, float]]], seeds: int) -> 
     return entries
 
 
-def tally(entries: list[dict], alpha: float = 0.05) -> str:
+def verdict_word(comparison, p_holm: float, alpha: float = 0.05) -> str:
+    """"better" or "worse" (LW-KD minus the other) where the Holm-adjusted p is at most ``alpha``, else ""."""
+    if p_holm > alpha:
+        return ""
+    return "better" if comparison.mean > 0 else "worse"
+
+
+def tally(entries: list[dict]) -> str:
     """A row's summary across the cells it is planned in: "better in k of n cells, worse in m" (n: the cells where
     it is complete), and how many are not complete yet."""
     complete = [e for e in entries if e["complete"]]
-    better = sum(e["p_holm"] <= alpha and e["comparison"].mean > 0 for e in complete)
-    worse = sum(e["p_holm"] <= alpha and e["comparison"].mean < 0 for e in complete)
+    words = [verdict_word(e["comparison"], e["p_holm"]) for e in complete]
+    better, worse = words.count("better"), words.count("worse")
     pending = len(entries) - len(complete)
     return f"better in {better} of {len(complete)} cells, worse in {worse}" + (
         f"; {pending} not complete yet" if pending else "")
@@ -306,8 +312,9 @@ class Study:
         return max(cell.learning_rates, key=lambda rate: (rows[f"lr{rate}"]["eval_accuracy"],
                                                            -cell.learning_rates.index(rate)))
 
-    def run(self, phase: str, method: str, settings: dict, seed: int, cell: Cell = MAIN) -> dict:
-        argv = self.common(seed, cell, self.cell_learning_rate(cell)) + ["--model", cell.student, "--method", method]
+    def run(self, phase: str, method: str, settings: dict, seed: int, cell: Cell = MAIN,
+            learning_rate: str | None = None) -> dict:
+        argv = self.common(seed, cell, learning_rate) + ["--model", cell.student, "--method", method]
         for key, value in settings.items():
             argv += [f"--{key}", str(value)]
         kind = METHODS[method].soft_targets
@@ -342,7 +349,9 @@ class Study:
     def cell_runs(self, cell: Cell, selected: dict[str, dict]) -> list[dict]:
         """A cell's runs on the final seeds, seed by seed, LW-KD (tuned) and sup first, so that a study cut short
         has its main comparison on the most seeds."""
-        return [self.run(cell.folder, m, s, seed, cell) for seed in self.args.seeds for m, s in cell_plan(cell, selected)]
+        rate = self.cell_learning_rate(cell)  # read once: it reads the check's records
+        return [self.run(cell.folder, m, s, seed, cell, rate) for seed in self.args.seeds
+                for m, s in cell_plan(cell, selected)]
 
     def to_run(self, runs: list[dict]) -> list[dict]:
         """The runs of a phase not finished yet, each folder once (a tuned setting may be the paper's), only
@@ -568,8 +577,8 @@ def cross_cell_section(entries: list[dict], labels: list[str], study: Study) -> 
             elif not e["complete"]:
                 shown.append(f"{fmt_ci(c)}{f' (n={c.n})' if c.n >= 2 else ''}, incomplete")
             else:
-                word = (" **better**" if c.mean > 0 else " **worse**") if e["p_holm"] <= 0.05 else ""
-                shown.append(f"{fmt_ci(c)}, Holm p {e['p_holm']:.3f}{word}")
+                word = verdict_word(c, e["p_holm"])
+                shown.append(f"{fmt_ci(c)}, Holm p {e['p_holm']:.3f}{f' **{word}**' if word else ''}")
         lines.append(f"| {verdict_label(row)} | " + " | ".join(shown) + f" | {tally(list(found.values()))} |")
     lines += ["", "\"across cells\" counts only the cells where the comparison is complete; a cell "
               "where neither word appears shows no difference these seeds can detect, which is not evidence that there "
@@ -807,9 +816,9 @@ def render(rows, selected, tables, ablations, comparisons, adjusted, family, tea
             if (t, o) == (table, other):
                 if c.n < 2:
                     return f"not enough paired seeds (n={c.n})"
-                if p <= 0.05:
-                    word = "**better**" if c.mean > 0 else "**worse**"
-                    return f"{word}: {fmt_ci(c)} points, Holm p = {p:.3f}"
+                word = verdict_word(c, p)
+                if word:
+                    return f"**{word}**: {fmt_ci(c)} points, Holm p = {p:.3f}"
                 return f"not significant after Holm: {fmt_ci(c)} points, Holm p = {p:.2f}"
         return "not run"
 
