@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The study's pending runs (issue 27) on a lent GPU machine, in one device call with carry [".whl", ".devdata"]:
-#   MINUTES=8 bash benchmarks/gpu_study.sh [study.py options, e.g. --cells protocol-b]
+#   MINUTES=8 bash benchmarks/gpu_study.sh [study.py options, e.g. --cells protocol-b protocol-a-rerun]
 # Prepared here first: cp -rL ../shared/data .devdata; pip download --no-deps --python-version 3.11
 #   --only-binary=:all: -d .whl transformers==X datasets==Y evaluate dill multiprocess accelerate==Z, with X, Y, Z
 #   the versions the records hold (run_config.json's "versions"): a finished run whose arguments, defaults included,

@@ -22,7 +22,10 @@ so the study resumes where it stopped):
    (the same cell without early stopping, the checkpoint with the best dev accuracy; each method tuned, and LW-KD at
    the paper's), ``toutiao-textcnn`` and ``thucnews-textrcnn`` (paper Table 7's text cells; every method at the
    settings tuned here and at the paper's, with w/o ADV and w/o KL; TextRCNN's after a two-epoch check of Adam
-   1e-3 against Table 11's 0.1, ``thucnews-textrcnn-lr``).
+   1e-3 against Table 11's 0.1, ``thucnews-textrcnn-lr``); between the first of them and the others, ``RERUN``:
+   phase 3's and phase 2's final runs again, into ``protocol-a-rerun``, from a clean commit that records each run's
+   data hashes, machine and teachers (the first 125 runs predate those records); once all have finished, the first
+   cell's tables and its column of the verdict read them instead.
 
 The first 125 runs were made by the example script before this runner existed; their folders (``wall_seconds.json``
 instead of ``compare_run.json``) count as finished.
@@ -108,6 +111,7 @@ class Cell:
     #: Adam learning rates tried first (sup, the first tuning seed, LR_CHECK_EPOCHS epochs, in ``<folder>-lr``); the
     #: cell's runs use the one with the best dev accuracy, ties to the first (the protocol's own)
     learning_rates: tuple[str, ...] = ()
+    paper_only: tuple[str, ...] = ()  # methods it runs at the paper's setting alone (MAIN's kd-shuffle and w/o SYN)
 
 
 MAIN = Cell("runs", label="TextCNN, THUCNews, protocol A")  # the grid, paper-setting and tuned runs
@@ -130,6 +134,13 @@ CELLS = (
          f"TextRCNN of the first cell. {TRANSFERRED}, and at the paper's.", student="textrcnn",
          learning_rates=("1e-3", "0.1")),
 )
+
+#: MAIN's final runs again, from a clean commit that records their provenance (issue 27.1): MAIN's first 125 runs
+#: record neither their data's hashes nor, for 76, their code. Once every one has finished, they replace MAIN's final
+#: runs in the report (``first_cell_rows``); the tuning grid stays MAIN's.
+RERUN = Cell("protocol-a-rerun", label=f"{MAIN.label}, rerun", paper_only=("kd-shuffle", "lwkd-no-syn"))
+#: The order ``execute`` runs the cells in (``--cells`` picks some): protocol B, whose runs are under way, first.
+RUN_ORDER = (CELLS[0], RERUN, *CELLS[1:])
 
 #: The verdict across cells (issue 27.6): LW-KD minus another method, each a (method, "tuned" or "paper") whose
 #: settings ``table_settings`` gives; one Holm family over every row in every cell.
@@ -210,13 +221,15 @@ def ablation_settings(method: str, lwkd: dict) -> dict:
 
 def cell_plan(cell: Cell, selected: dict[str, dict]) -> list[tuple[str, dict]]:
     """A cell's (method, settings), each once: LW-KD tuned, sup, LW-KD at the paper's, then the other methods tuned
-    and (where ``cell.paper_settings``) at the paper's, with w/o ADV and w/o KL at both LW-KD settings (Table 7)."""
+    and (where ``cell.paper_settings``) at the paper's, with w/o ADV and w/o KL at both LW-KD settings (Table 7),
+    then ``cell.paper_only`` at the paper's."""
     plan = [("lwkd", selected["lwkd"]), ("sup", selected["sup"]), ("lwkd", PAPER["lwkd"])]
     plan += [(m, selected[m]) for m in COMPARED if m not in ("sup", "lwkd")]
     if cell.paper_settings:
         plan += [(a, ablation_settings(a, selected["lwkd"])) for a in ("lwkd-no-adv", "lwkd-no-kl")]
         plan += [(m, PAPER[m]) for m in COMPARED if m not in ("sup", "lwkd")]
         plan += [(a, ablation_settings(a, PAPER["lwkd"])) for a in ("lwkd-no-adv", "lwkd-no-kl")]
+    plan += [(m, table_settings("paper", m, selected)) for m in cell.paper_only]
     return list({(m, config_name(s)): (m, s) for m, s in plan}.values())
 
 
@@ -378,8 +391,8 @@ class Study:
 
     def execute(self) -> None:
         """Phases through ``lwkd compare``'s runner (Ray Tune, ``--jobs`` runs at once): the teachers; the grid and the
-        paper settings; then, selected from the grid, the tuned runs and the paper's ablations; then each of ``CELLS``
-        (``--cells``: some of them), its own teachers first."""
+        paper settings; then, selected from the grid, the tuned runs and the paper's ablations; then each of
+        ``RUN_ORDER`` (``--cells``: some of them), its own teachers first."""
         resources = CompareArguments(cpus_per_run=self.threads, gpus_per_run=self.args.gpus_per_run)
         if resources.gpus_per_run is None:
             resources.gpus_per_run = 1 / self.args.jobs if torch.cuda.is_available() else 0.0
@@ -389,7 +402,7 @@ class Study:
         selected = select(read_records(self.runs, phase="grid"))
         print(f"grid done: selected {json.dumps(selected)}")
         self.run_phase("tuned", self.tuned_runs(selected) + self.paper_ablation_runs(), resources)
-        for cell in CELLS:
+        for cell in RUN_ORDER:
             if not self.args.cells or cell.folder in self.args.cells:
                 self.run_phase(f"{cell.folder}-lr", self.learning_rate_runs(cell), resources)
                 if cell.learning_rates and self.cell_learning_rate(cell) is None:
@@ -586,18 +599,64 @@ def cross_cell_section(entries: list[dict], labels: list[str], study: Study) -> 
     return lines
 
 
+def rerun_complete(study: Study, selected: dict[str, dict]) -> bool:
+    """Whether every run of ``RERUN`` has finished: the first cell's tables then read them, not the original final
+    runs (a table never mixes the two)."""
+    return all(finished(Path(run["dir"])) for run in study.cell_runs(RERUN, selected))
+
+
+def rerun_section(study: Study, original: list[dict], rerun: list[dict], selected: dict[str, dict],
+                  replaced: bool) -> list[str]:
+    """``RERUN`` beside the runs it repeats: per (method, settings), each seed's test accuracy difference."""
+    plan = cell_plan(RERUN, selected)
+    planned = len(plan) * len(study.args.seeds)
+    lines = ["## Protocol A again, from a clean commit with every run's provenance", "",
+             f"{len(rerun)} of {planned} runs. The first cell's final runs predate the records of issue 27 (data "
+             "hashes, machine, teacher identities, a clean commit or its diff), so they run again, same settings and "
+             "seeds, from a clean commit. " + (
+                 "Every one has finished: the first cell's tables and its column of the verdict above read these "
+                 "reruns." if replaced else "Until every one has finished, the tables above read the original runs."),
+             ""]
+    if not rerun:
+        return lines
+    by_run = {(r["method"], r["config"], r["seed"]): r for r in original}
+    lines += ["| method | configuration | rerun − original, test accuracy points, per seed | same dev loss and test "
+              "accuracy |", "|---|---|---|---|"]
+    same = total = 0
+    for method, settings in plan:
+        name = config_name(settings)
+        pairs = [(by_run[key], r) for r in rerun if (key := (r["method"], r["config"], r["seed"])) in by_run
+                 and key[:2] == (method, name)]
+        if not pairs:
+            continue
+        equal = [(a["eval_loss"], a["test_accuracy"]) == (b["eval_loss"], b["test_accuracy"]) for a, b in pairs]
+        same, total = same + sum(equal), total + len(pairs)
+        lines.append(f"| {method} | `{name}` | " + ", ".join(
+            f"{100 * (new['test_accuracy'] - old['test_accuracy']):+.2f}" for old, new in pairs)
+            + f" | {sum(equal)} of {len(pairs)} |")
+    lines += ["", f"{same} of {total} reruns reproduce their original's dev loss and test accuracy exactly."
+              + (" The code changed between them (the originals' commits are under *Provenance*): a change of rounding "
+                 "in one step grows over thousands of steps into a different run." if same < total else ""), ""]
+    return lines
+
+
 def report(study: Study, path: Path | None) -> None:
-    rows = read_records(study.runs)
+    original = read_records(study.runs)
     out = Path(study.args.results_dir)
     out.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(out / "results.json", rows)
-    names = [k for k in rows[0] if k != "dev_curve"] if rows else []
+    atomic_write_json(out / "results.json", original)
+    names = [k for k in original[0] if k != "dev_curve"] if original else []
     with atomic_path(out / "results.csv") as tmp, open(tmp, "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(names)
-        writer.writerows([[r[n] for n in names] for r in rows])
-    grid_rows = [r for r in rows if r["seed"] in TUNING_SEEDS]
+        writer.writerows([[r[n] for n in names] for r in original])
+    grid_rows = [r for r in original if r["seed"] in TUNING_SEEDS]
     selected = select(grid_rows)
+    rerun = read_records(study.runs, folder=RERUN.folder)
+    if rerun:
+        atomic_write_json(out / f"results-{RERUN.folder}.json", rerun)
+    replaced = rerun_complete(study, selected)
+    rows = grid_rows + (rerun if replaced else [r for r in original if r["seed"] not in TUNING_SEEDS])
     final = cells(rows, FINAL_SEEDS)
     atomic_write_text(out / "grid.md", grid_table(grid_rows, selected))
     teachers = teacher_summary(study)
@@ -618,8 +677,8 @@ def report(study: Study, path: Path | None) -> None:
     if any(r["seed"] in FINAL_SEEDS for r in rows):
         plot_dev_curves(rows, selected, out / "dev_curves.png")
         plot_differences(comparisons, out / "differences.png")
-    cell_sections = []
-    scores = {MAIN.label: verdict_scores(final, selected)}
+    cell_sections = rerun_section(study, original, rerun, selected, replaced)
+    scores = {(RERUN if replaced else MAIN).label: verdict_scores(final, selected)}
     for cell in CELLS:
         cell_rows = read_records(study.runs, folder=cell.folder)
         if cell_rows:
@@ -706,7 +765,7 @@ def plan_status(study: Study) -> list[str]:
     selected = select(read_records(study.runs, phase="grid"))
     phases = {"grid (tuning seeds)": study.grid_runs(), "paper settings (final seeds)": study.paper_runs()
               + study.paper_ablation_runs(), "tuned (final seeds)": study.tuned_runs(selected),
-              **{name: runs for cell in CELLS for name, runs in (
+              **{name: runs for cell in RUN_ORDER for name, runs in (
                   (f"{cell.folder} learning-rate check", study.learning_rate_runs(cell)),
                   (f"{cell.folder} (final seeds)", study.cell_runs(cell, selected))) if runs}}
     lines = []
@@ -1045,12 +1104,23 @@ def student_parameters(runs: Path) -> str:
     return f"{sum(p.numel() for p in model.parameters()):,}"
 
 
+def fully_recorded(record: dict) -> bool:
+    """Whether a ``run_config.json`` carries all that issue 27 asks of a final run: the sha256 of every file it read,
+    the machine, a clean commit or its stored diff, and the weights' sha256 of each teacher it learns from."""
+    commit = record.get("git_commit") or ""
+    code = bool(commit) and (not commit.endswith("-dirty") or "code_diff" in record)
+    method = record["method"]
+    teachers = (not method.get("teacher_dir") or "weights_sha256" in (record.get("lightweight_teacher") or {})) and (
+        not method.get("kd_teacher_dir") or "weights_sha256" in (record.get("model_teacher") or {}))
+    return bool(record.get("file_sha256")) and bool(record.get("machine")) and code and teachers
+
+
 def provenance(runs: Path, rows: list[dict]) -> list[str]:
     """Which runs ran where and on which code, read from their ``run_config.json``: the machine (recorded since
     issue 27; before, only the torch build tells a GPU machine from these CPUs), the commit and whether its diff is
     stored, the teachers' identities."""
     cell_of = {}
-    for cell in (MAIN, *CELLS):
+    for cell in (MAIN, RERUN, *CELLS):
         for directory in sorted((runs / cell.folder).glob("*/*/seed*")):
             if finished(directory):
                 cell_of[directory] = cell.label
@@ -1093,6 +1163,11 @@ def provenance(runs: Path, rows: list[dict]) -> list[str]:
                 commit = full[:7] + ("-dirty" if full.endswith("-dirty") else "")
                 commits[commit] = commits.get(commit, 0) + 1
         lines.append(f"- Code of {label}: " + ", ".join(f"`{c}` ({n} runs)" for c, n in commits.items()) + ".")
+    final = [(cell_of[d], r) for d, r in records if int(d.name[4:]) in FINAL_SEEDS]
+    lines.append("- Final runs whose record carries all of it (data sha256, machine, a clean commit or its diff, each "
+                 "teacher's weights sha256): " + "; ".join(
+                     f"{label} {sum(fully_recorded(r) for c, r in final if c == label)} of "
+                     f"{sum(c == label for c, _ in final)}" for label in dict.fromkeys(c for c, _ in final)) + ".")
     if mixed:
         lines.append(f"- {len(mixed)} grid configurations ran their tuning seeds on different machines: "
                      + ", ".join(f"{m} `{c}`" for m, c in mixed) + ".")
@@ -1233,7 +1308,7 @@ def main() -> None:
     parser.add_argument("--max-eval-samples", type=int, help="quick checks only")
     parser.add_argument("--grid-size", type=int, help="quick checks only: the first N configurations per method")
     parser.add_argument("--methods", nargs="+", help="run only these methods' runs now (the plan stays whole)")
-    parser.add_argument("--cells", nargs="+", choices=[c.folder for c in CELLS],
+    parser.add_argument("--cells", nargs="+", choices=[c.folder for c in RUN_ORDER],
                         help="run only these of the cells after the first (default: all, in order)")
     parser.add_argument("--jobs", type=int, default=1, help="runs at once: each gets cores/jobs CPU threads")
     parser.add_argument("--gpus-per-run", type=float, help="GPUs a run takes (default: 1/jobs where there is a GPU)")

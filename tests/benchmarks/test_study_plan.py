@@ -154,3 +154,43 @@ def test_merge_adds_whole_finished_run_folders_and_keeps_those_finished_here(stu
     assert (runs / "protocol-b/sup/default/seed1/all_results.json").read_text() == '{"where": "cpu"}'
     assert sorted(p.name for p in (runs / "protocol-b/lsr/eps0.4/seed1").iterdir()) == ["all_results.json", study.FINISHED]
     assert sorted(p.name for p in runs.iterdir()) == ["protocol-b", "teachers"]  # no temporary folder left
+
+
+def test_the_rerun_repeats_every_final_run_of_the_first_cell_into_its_own_folder(study, plan, tmp_path):
+    selected = {m: configs[3] if len(configs) > 1 else configs[0] for m, configs in study.GRIDS.items()}
+    first = plan.tuned_runs(selected) + plan.paper_runs() + plan.paper_ablation_runs()
+    rerun = plan.cell_runs(study.RERUN, selected)
+    main, again = tmp_path / "runs" / "runs", tmp_path / "runs" / "protocol-a-rerun"
+    assert sorted(r["dir"] for r in rerun) == sorted({r["dir"].replace(str(main), str(again)) for r in first})
+    assert len(rerun) == 2 * 15  # sup once, lsr/tfkd/kd/lwkd and the two ablations twice, kd-shuffle, w/o SYN
+    assert [(r["method"], r["seed"]) for r in rerun[:3]] == [("lwkd", 0), ("sup", 0), ("lwkd", 0)]
+    by_dir = {r["dir"].replace(str(main), str(again)): r for r in first}
+    for run in rerun:  # the same command but for the folder it writes into
+        assert run["argv"] == [a.replace(str(main), str(again)) for a in by_dir[run["dir"]]["argv"]]
+    assert not study.rerun_complete(plan, selected)
+    for run in rerun[:-1]:
+        finish(run, study.FINISHED)
+    assert not study.rerun_complete(plan, selected)
+    finish(rerun[-1], study.FINISHED)
+    assert study.rerun_complete(plan, selected)
+    assert [c.folder for c in study.RUN_ORDER] == ["protocol-b", "protocol-a-rerun", "toutiao-textcnn",
+                                                   "thucnews-textrcnn"]
+
+
+def test_the_rerun_section_shows_each_seeds_difference_and_which_reproduce_exactly(study, plan):
+    selected = {m: configs[0] for m, configs in study.GRIDS.items()}
+
+    def row(method, seed, accuracy, loss=0.5):
+        return {"method": method, "config": study.config_name(selected[method]), "seed": seed,
+                "test_accuracy": accuracy, "eval_loss": loss}
+
+    original = [row("sup", 0, 0.8800), row("sup", 1, 0.8700), row("lwkd", 0, 0.8750), row("sup", 100, 0.86)]
+    rerun = [row("sup", 0, 0.8800), row("sup", 1, 0.8712), row("lwkd", 0, 0.8750, loss=0.51)]
+    lines = study.rerun_section(plan, original, rerun, selected, replaced=False)
+    assert lines[2].startswith("3 of 18 runs.")  # nine settings (tuned = paper), two seeds
+    assert lines[2].endswith("the tables above read the original runs.")
+    assert "| lwkd | `alpha0.5-tau6-klnone-beta0.1-dlr0.1` | +0.00 | 0 of 1 |" in lines
+    assert "| sup | `default` | +0.00, +0.12 | 1 of 2 |" in lines
+    assert lines[-2].startswith("1 of 3 reruns reproduce their original's dev loss and test accuracy exactly.")
+    assert study.rerun_section(plan, original, rerun, selected, replaced=True)[2].endswith(
+        "read these reruns.")
