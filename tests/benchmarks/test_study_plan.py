@@ -194,3 +194,14 @@ def test_the_rerun_section_shows_each_seeds_difference_and_which_reproduce_exact
     assert lines[-2].startswith("1 of 3 reruns reproduce their original's dev loss and test accuracy exactly.")
     assert study.rerun_section(plan, original, rerun, selected, replaced=True)[2].endswith(
         "read these reruns.")
+
+
+def test_the_limitations_name_the_cells_that_have_runs(study, plan, monkeypatch):
+    ran = {"toutiao-textcnn"}
+    monkeypatch.setattr(study, "read_records", lambda runs, folder: [{}] if folder in ran else [])
+    plan.args.results_dir = "docs/results/study"
+    lines = study.limitations([], plan)
+    assert lines[2].startswith("- Cells run here: 2 of the paper's ten text cells (Table 4: five students on two "
+                               "datasets), TextCNN on THUCNews, TextCNN on ToutiaoNews. ")
+    ran.add("protocol-b")  # the same student and dataset under another protocol: not another cell
+    assert study.limitations([], plan)[2] == lines[2]
