@@ -124,8 +124,10 @@ CELLS = (
          f"with the highest dev accuracy kept and tested (Trainer's `metric_for_best_model accuracy`). {TRANSFERRED}, "
          "and LW-KD at the paper's.", protocol=tuple(PROTOCOL_B), paper_settings=False),
     Cell("toutiao-textcnn", "TextCNN on ToutiaoNews (paper Table 7's second text cell)", "TextCNN, ToutiaoNews",
-         f"ToutiaoNews' 15 classes, the THUCNews vocabulary and Tencent vectors, the first protocol; LW-KD's teacher "
-         f"T2 is LeNet5 on SynMNIST-15 (Table 2's class counts), the KD teacher a TextRCNN trained here on ToutiaoNews. "
+         f"ToutiaoNews' 15 classes: the 38,270 headlines reachable here (a 10 % sample of its 382,688) split 18:1:1, "
+         f"stratified (seed 42), into 34,443 training, 1,914 dev and 1,913 test headlines, so one test accuracy's "
+         f"binomial error is about 2.3 times THUCNews' (√(10,000/1,913)); the THUCNews vocabulary and Tencent vectors, "
+         f"the first protocol; LW-KD's teacher T2 is LeNet5 on SynMNIST-15 (Table 2's class counts), the KD teacher a TextRCNN trained here on ToutiaoNews. "
          f"{TRANSFERRED}, and at the paper's.", dataset="toutiao", num_classes=15, teacher="T2",
          kd_teacher="textrcnn-toutiao"),
     Cell("thucnews-textrcnn", "TextRCNN on THUCNews (paper Table 7's first text cell)", "TextRCNN, THUCNews",
