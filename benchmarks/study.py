@@ -188,7 +188,7 @@ def cross_cell(scores: dict[str, dict[tuple, dict[int, float]]], seeds: int) -> 
                 a, b = pairs[row[0]], pairs[row[1]]
                 c = paired_difference(a, b)
                 same_runs = (cell, tuple(sorted(a.items())), tuple(sorted(b.items())))  # no runs yet: each its own
-                entries.append(dict(row=row, cell=cell, comparison=c, complete=c.n >= seeds,
+                entries.append(dict(row=row, cell=cell, comparison=c, complete=c.n >= max(seeds, 2),  # 1: no test
                                     key=same_runs if a and b else (cell, row)))
     raw = {e["key"]: e["comparison"].p_value if e["complete"] else 1.0 for e in entries}
     adjusted = dict(zip(raw, holm(list(raw.values()))))
@@ -198,8 +198,9 @@ def cross_cell(scores: dict[str, dict[tuple, dict[int, float]]], seeds: int) -> 
 
 
 def verdict_word(comparison, p_holm: float, alpha: float = 0.05) -> str:
-    """"better" or "worse" (LW-KD minus the other) where the Holm-adjusted p is at most ``alpha``, else ""."""
-    if p_holm > alpha:
+    """"better" or "worse" (LW-KD minus the other) where the Holm-adjusted p is at most ``alpha``, else "" (NaN
+    too: one seed gives no p)."""
+    if not p_holm <= alpha:
         return ""
     return "better" if comparison.mean > 0 else "worse"
 

@@ -94,3 +94,11 @@ def test_a_cell_without_runs_plans_each_of_its_comparisons_at_p_1(study, scores)
     entries = study.cross_cell(scores, seeds=3)
     assert len(entries) == 12 + 7 and {e["family"] for e in entries} == {11 + 7}
     assert all(e["p_holm"] == 1.0 and e["comparison"].n == 0 for e in entries if e["cell"] == "third")
+
+
+def test_one_seed_gives_no_test_so_no_word(study, scores):
+    one = {cell: {pair: {0: seeds[0]} for pair, seeds in pairs.items() if seeds} for cell, pairs in scores.items()}
+    entries = study.cross_cell(one, seeds=1)
+    assert entries and not any(e["complete"] for e in entries) and {e["p_holm"] for e in entries} == {1.0}
+    lower = study.paired_difference({0: 0.80}, {0: 0.85})
+    assert study.verdict_word(lower, float("nan")) == "" and study.verdict_word(lower, 0.05) == "worse"
