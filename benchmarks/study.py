@@ -818,7 +818,7 @@ def cell_section(study: Study, cell: Cell, rows: list[dict], selected: dict[str,
     final = cells(rows, FINAL_SEEDS)
     lines = [f"## {cell.title}", "", *check,
              f"{'**Incomplete**: ' if len(rows) < runs_planned else ''}{len(rows)} of {runs_planned} runs. {cell.about} "
-             "ECE: expected calibration error, 15 bins; NLL: test cross-entropy.", "",
+             f"{cell_teachers(study, cell)}ECE: expected calibration error, 15 bins; NLL: test cross-entropy.", "",
              "| method | configuration | test accuracy % (mean ± sd) | macro-F1 % | ECE % | NLL | best step (mean) |",
              "|---|---|---|---|---|---|---|"]
     for method, name in plan:
@@ -841,6 +841,22 @@ def cell_section(study: Study, cell: Cell, rows: list[dict], selected: dict[str,
         lines.append(f"| {label} | {fmt_ci(c) if c.n else '–'} | {c.n} | {f'{c.p_value:.3f}' if enough else '–'} | "
                      f"{f'{p:.3f}' if enough else '–'} |")
     return lines + [""]
+
+
+def cell_teachers(study: Study, cell: Cell) -> str:
+    """The held-out accuracy of a cell's own teachers (its LW-KD teacher per final seed, its KD teacher), as far as
+    they have finished; "" for a cell that shares the first cell's."""
+    found = []
+    if cell.teacher != MAIN.teacher:
+        configs = [study.teacher_dir(seed, cell.teacher) / "config.json" for seed in study.args.seeds]
+        accuracies = [json.loads(c.read_text())["test_accuracy"] for c in configs if c.is_file()]
+        if accuracies:
+            found.append(f"{cell.teacher}'s held-out accuracy on SynMNIST-{cell.num_classes}: "
+                         + ", ".join(f"{100 * a:.2f}" for a in accuracies) + f" % ({len(accuracies)} seed{'s' * (len(accuracies) > 1)})")
+    results = study.kd_teacher_dir(cell.kd_teacher) / "all_results.json"
+    if cell.kd_teacher != MAIN.kd_teacher and results.is_file():
+        found.append(f"the KD teacher's test accuracy: {100 * json.loads(results.read_text())['test_accuracy']:.2f} %")
+    return "".join(f"{part[0].upper()}{part[1:]}. " for part in found)
 
 
 def learning_rate_check(study: Study, cell: Cell) -> list[str]:

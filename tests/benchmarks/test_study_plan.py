@@ -205,3 +205,17 @@ def test_the_limitations_name_the_cells_that_have_runs(study, plan, monkeypatch)
                                "datasets), TextCNN on THUCNews, TextCNN on ToutiaoNews. ")
     ran.add("protocol-b")  # the same student and dataset under another protocol: not another cell
     assert study.limitations([], plan)[2] == lines[2]
+
+
+def test_a_cell_names_its_own_teachers_accuracy_as_far_as_they_have_finished(study, plan):
+    protocol_b, toutiao = study.CELLS[:2]
+    assert study.cell_teachers(plan, toutiao) == "" and study.cell_teachers(plan, protocol_b) == ""
+    for seed, accuracy in ((0, 0.98055), (1, 0.9791)):
+        plan.teacher_dir(seed, "T2").mkdir(parents=True)
+        (plan.teacher_dir(seed, "T2") / "config.json").write_text(json.dumps({"test_accuracy": accuracy}))
+    kd_teacher = plan.kd_teacher_dir("textrcnn-toutiao")
+    kd_teacher.mkdir(parents=True)
+    (kd_teacher / "all_results.json").write_text(json.dumps({"test_accuracy": 0.8512}))
+    assert study.cell_teachers(plan, toutiao) == ("T2's held-out accuracy on SynMNIST-15: 98.06, 97.91 % (2 seeds). "
+                                                  "The KD teacher's test accuracy: 85.12 %. ")
+    assert study.cell_teachers(plan, protocol_b) == ""  # the first cell's teachers, shown in its protocol
