@@ -126,8 +126,9 @@ CELLS = (
     Cell("toutiao-textcnn", "TextCNN on ToutiaoNews (paper Table 7's second text cell)", "TextCNN, ToutiaoNews",
          f"ToutiaoNews' 15 classes: the 38,270 headlines reachable here (a 10 % sample of its 382,688) split 18:1:1, "
          f"stratified (seed 42), into 34,443 training, 1,914 dev and 1,913 test headlines, so one test accuracy's "
-         f"binomial error is about 2.3 times THUCNews' (√(10,000/1,913)); the THUCNews vocabulary and Tencent vectors, "
-         f"the first protocol; LW-KD's teacher T2 is LeNet5 on SynMNIST-15 (Table 2's class counts), the KD teacher a TextRCNN trained here on ToutiaoNews. "
+         f"binomial error is about 2.3 times THUCNews' (√(10,000/1,913)); the THUCNews vocabulary and Tencent "
+         f"vectors, the first protocol; LW-KD's teacher T2 is LeNet5 on SynMNIST-15 (Table 2's class counts), the KD "
+         f"teacher a TextRCNN trained here on ToutiaoNews. "
          f"{TRANSFERRED}, and at the paper's.", dataset="toutiao", num_classes=15, teacher="T2",
          kd_teacher="textrcnn-toutiao"),
     Cell("thucnews-textrcnn", "TextRCNN on THUCNews (paper Table 7's first text cell)", "TextRCNN, THUCNews",
@@ -851,8 +852,9 @@ def cell_teachers(study: Study, cell: Cell) -> str:
         configs = [study.teacher_dir(seed, cell.teacher) / "config.json" for seed in study.args.seeds]
         accuracies = [json.loads(c.read_text())["test_accuracy"] for c in configs if c.is_file()]
         if accuracies:
+            seeds = f"{len(accuracies)} seed{'s' * (len(accuracies) > 1)}"
             found.append(f"{cell.teacher}'s held-out accuracy on SynMNIST-{cell.num_classes}: "
-                         + ", ".join(f"{100 * a:.2f}" for a in accuracies) + f" % ({len(accuracies)} seed{'s' * (len(accuracies) > 1)})")
+                         + ", ".join(f"{100 * a:.2f}" for a in accuracies) + f" % ({seeds})")
     results = study.kd_teacher_dir(cell.kd_teacher) / "all_results.json"
     if cell.kd_teacher != MAIN.kd_teacher and results.is_file():
         found.append(f"the KD teacher's test accuracy: {100 * json.loads(results.read_text())['test_accuracy']:.2f} %")
