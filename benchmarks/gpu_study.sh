@@ -11,7 +11,8 @@
 # which the GPU image lacks (lwkd compare's run_in_pool: a process per run, JOBS at once, each 1/JOBS of the GPU),
 # and is stopped after MINUTES (the runs under way finish: leave the call's limit a run's time beyond MINUTES).
 # Every run finished here goes to $OUT/study-runs.tar.gz: its records and log, and a teacher's weights (no student
-# weights, no pickles). Back here:
+# weights, no pickles). protocol-a-rerun needs a clean git checkout there (its runs exist to record their commit).
+# Back here:
 #   python benchmarks/study.py --merge study-runs.tar.gz --runs-dir /work/runs/study --results-dir docs/results/study \
 #       --report docs/results.md   # whole run folders; one finished here too is kept
 set -uo pipefail

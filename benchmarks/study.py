@@ -23,9 +23,9 @@ so the study resumes where it stopped):
    the paper's), ``toutiao-textcnn`` and ``thucnews-textrcnn`` (paper Table 7's text cells; every method at the
    settings tuned here and at the paper's, with w/o ADV and w/o KL; TextRCNN's after a two-epoch check of Adam
    1e-3 against Table 11's 0.1, ``thucnews-textrcnn-lr``); between the first of them and the others, ``RERUN``:
-   phase 3's and phase 2's final runs again, into ``protocol-a-rerun``, from a clean commit that records each run's
-   data hashes, machine and teachers (the first 125 runs predate those records); once all have finished, the first
-   cell's tables and its column of the verdict read them instead.
+   phase 3's and phase 2's final runs again, into ``protocol-a-rerun``, from a clean checkout (it refuses one with
+   changes) so that each run records its data hashes, machine, teachers and commit (the first 125 runs predate those
+   records); once all have finished, the first cell's tables and its column of the verdict read them instead.
 
 The first 125 runs were made by the example script before this runner existed; their folders (``wall_seconds.json``
 instead of ``compare_run.json``) count as finished.
@@ -55,6 +55,7 @@ import math
 import os
 import shutil
 import statistics
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -117,18 +118,18 @@ class Cell:
 MAIN = Cell("runs", label="TextCNN, THUCNews, protocol A")  # the grid, paper-setting and tuned runs
 TRANSFERRED = ("Each method at the setting its dev grid selected in the first cell (TextCNN on THUCNews, first protocol: "
                "the tuning is transferred, not redone)")
-#: The cells beside MAIN (issue 27), in the order the study runs them.
+#: The cells beside MAIN (issue 27), as the verdict's columns show them (``RUN_ORDER``: the order they run in).
 CELLS = (
     Cell("protocol-b", "Protocol B: 20 epochs, the checkpoint with the best dev accuracy", "TextCNN, THUCNews, protocol B",
          f"The protocol above without early stopping: all {EPOCH_BUDGET} epochs, dev every 100 batches, the checkpoint "
          f"with the highest dev accuracy kept and tested (Trainer's `metric_for_best_model accuracy`). {TRANSFERRED}, "
          "and LW-KD at the paper's.", protocol=tuple(PROTOCOL_B), paper_settings=False),
     Cell("toutiao-textcnn", "TextCNN on ToutiaoNews (paper Table 7's second text cell)", "TextCNN, ToutiaoNews",
-         f"ToutiaoNews' 15 classes: the 38,270 headlines reachable here (a 10 % sample of its 382,688) split 18:1:1, "
+         f"ToutiaoNews' 15 classes: the 38,270 headlines reachable here (a random 10 % of its 382,688) split 18:1:1, "
          f"stratified (seed 42), into 34,443 training, 1,914 dev and 1,913 test headlines, so one test accuracy's "
-         f"binomial error is about 2.3 times THUCNews' (√(10,000/1,913)); the THUCNews vocabulary and Tencent "
-         f"vectors, the first protocol; LW-KD's teacher T2 is LeNet5 on SynMNIST-15 (Table 2's class counts), the KD "
-         f"teacher a TextRCNN trained here on ToutiaoNews. "
+         f"binomial error is about 2.3 times THUCNews' at the same accuracy (√(10,000/1,913)); the THUCNews "
+         f"vocabulary and Tencent vectors, the first protocol; LW-KD's teacher T2 is LeNet5 on SynMNIST-15 (Table 2's "
+         f"class counts), the KD teacher a TextRCNN trained here on ToutiaoNews. "
          f"{TRANSFERRED}, and at the paper's.", dataset="toutiao", num_classes=15, teacher="T2",
          kd_teacher="textrcnn-toutiao"),
     Cell("thucnews-textrcnn", "TextRCNN on THUCNews (paper Table 7's first text cell)", "TextRCNN, THUCNews",
@@ -179,7 +180,7 @@ def cross_cell(scores: dict[str, dict[tuple, dict[int, float]]], seeds: int) -> 
     seed -> test accuracy; a pair missing from a cell's scores is not planned there), with p adjusted by Holm's
     method over the whole planned family, each distinct comparison once (a tuned setting equal to the paper's
     gives the same runs: one comparison, once both sides have runs). A comparison is ``complete`` with ``seeds``
-    paired seeds; until then it counts with p = 1.
+    paired seeds (at least 2: one seed gives no test); until then it counts with p = 1.
     Holm's adjusted p never falls when a raw p rises, and a complete comparison's raw p is final, so its adjusted p
     can only fall as the others complete: a word given now stays."""
     entries = []
@@ -397,6 +398,11 @@ class Study:
         """Phases through ``lwkd compare``'s runner (Ray Tune, ``--jobs`` runs at once): the teachers; the grid and the
         paper settings; then, selected from the grid, the tuned runs and the paper's ablations; then each of
         ``RUN_ORDER`` (``--cells``: some of them), its own teachers first."""
+        if (not self.args.cells or RERUN.folder in self.args.cells) and not clean_checkout() and self.to_run(
+                self.cell_runs(RERUN, select(read_records(self.runs, phase="grid")))):
+            raise RuntimeError(f"{RERUN.folder} repeats the first cell's runs to record a clean commit, but {REPO} is "
+                               "not a git checkout without changes to tracked files: commit them or run from a clean "
+                               "worktree, or leave it out with --cells")
         resources = CompareArguments(cpus_per_run=self.threads, gpus_per_run=self.args.gpus_per_run)
         if resources.gpus_per_run is None:
             resources.gpus_per_run = 1 / self.args.jobs if torch.cuda.is_available() else 0.0
@@ -604,43 +610,77 @@ def cross_cell_section(entries: list[dict], labels: list[str], study: Study) -> 
 
 
 def rerun_complete(study: Study, selected: dict[str, dict]) -> bool:
-    """Whether every run of ``RERUN`` has finished: the first cell's tables then read them, not the original final
-    runs (a table never mixes the two)."""
+    """Whether every run of ``RERUN`` has finished: the first cell's tables then read them (``first_cell_rows``)."""
     return all(finished(Path(run["dir"])) for run in study.cell_runs(RERUN, selected))
 
 
+def first_cell_rows(original: list[dict], rerun: list[dict], replaced: bool) -> list[dict]:
+    """The runs the first cell's tables read: its tuning grid, and its final runs, ``rerun``'s where ``replaced``
+    (every planned rerun finished), else the original ones: never a mix."""
+    grid = [r for r in original if r["seed"] in TUNING_SEEDS]
+    return grid + (rerun if replaced else [r for r in original if r["seed"] not in TUNING_SEEDS])
+
+
+def clean_checkout(checkout: Path = REPO) -> bool:
+    """Whether ``checkout`` is a git checkout whose tracked files match its commit (what a run's record then names
+    without a diff)."""
+    status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=checkout,
+                            capture_output=True, text=True)
+    return status.returncode == 0 and not status.stdout.strip()
+
+
+def changed_words(before: list[dict], after: list[dict]) -> list[str]:
+    """The verdict's words (``cross_cell`` entries, matched by row and column position) that differ between two
+    versions of the table: what replacing the first cell's runs by their reruns changed."""
+    changes = []
+    for old, new in zip(before, after):
+        was, now = (verdict_word(e["comparison"], e["p_holm"]) if e["complete"] else "" for e in (old, new))
+        if was != now:
+            changes.append(f"{verdict_label(new['row'])} in {new['cell']}: {was or 'no word'} → {now or 'no word'}")
+    return changes
+
+
 def rerun_section(study: Study, original: list[dict], rerun: list[dict], selected: dict[str, dict],
-                  replaced: bool) -> list[str]:
-    """``RERUN`` beside the runs it repeats: per (method, settings), each seed's test accuracy difference."""
-    plan = cell_plan(RERUN, selected)
-    planned = len(plan) * len(study.args.seeds)
-    lines = ["## Protocol A again, from a clean commit with every run's provenance", "",
-             f"{len(rerun)} of {planned} runs. The first cell's final runs predate the records of issue 27 (data "
-             "hashes, machine, teacher identities, a clean commit or its diff), so they run again, same settings and "
-             "seeds, from a clean commit. " + (
-                 "Every one has finished: the first cell's tables and its column of the verdict above read these "
-                 "reruns." if replaced else "Until every one has finished, the tables above read the original runs."),
-             ""]
-    if not rerun:
+                  replaced: bool, changes: list[str]) -> list[str]:
+    """``RERUN`` beside the runs it repeats: per (method, settings), each seed's test accuracy difference; once it
+    has replaced them, the verdict's words that changed (``changes``)."""
+    planned = {(run["method"], config_name(run["settings"]), run["seed"]) for run in study.cell_runs(RERUN, selected)}
+    done = [r for r in rerun if (r["method"], r["config"], r["seed"]) in planned]
+    commits = sorted({(r["git_commit"] or "none")[:7] + ("-dirty" if (r["git_commit"] or "").endswith("-dirty") else "")
+                      for r in done})
+    lines = ["## Protocol A again, from a clean commit", "",
+             f"{len(done)} of {len(planned)} runs. The first cell's final runs predate the records of issue 27 (data "
+             "hashes, machine, teacher identities, a clean commit or its diff), so the study runs them again, each "
+             "method at the same configuration (the folder names below) and seed, from a clean checkout (`execute` "
+             "refuses a checkout with changes)"
+             + (f"; the reruns so far ran on {', '.join(f'`{c}`' for c in commits)}" if commits else "") + ". "
+             + ("Every one has finished: the first cell's tables and its column of the verdict above read these "
+                "reruns, and their comparisons were evaluated afresh, once (words that changed: "
+                + ("; ".join(changes) or "none") + ")." if replaced else
+                "Until every one has finished, the tables above read the original runs."), ""]
+    if not done:
         return lines
     by_run = {(r["method"], r["config"], r["seed"]): r for r in original}
-    lines += ["| method | configuration | rerun − original, test accuracy points, per seed | same dev loss and test "
+    lines += ["| method | configuration | rerun − original, test accuracy points, by seed | same dev loss and test "
               "accuracy |", "|---|---|---|---|"]
     same = total = 0
-    for method, settings in plan:
+    for method, settings in cell_plan(RERUN, selected):
         name = config_name(settings)
-        pairs = [(by_run[key], r) for r in rerun if (key := (r["method"], r["config"], r["seed"])) in by_run
+        pairs = [(by_run[key], r) for r in done if (key := (r["method"], r["config"], r["seed"])) in by_run
                  and key[:2] == (method, name)]
         if not pairs:
             continue
         equal = [(a["eval_loss"], a["test_accuracy"]) == (b["eval_loss"], b["test_accuracy"]) for a, b in pairs]
         same, total = same + sum(equal), total + len(pairs)
         lines.append(f"| {method} | `{name}` | " + ", ".join(
-            f"{100 * (new['test_accuracy'] - old['test_accuracy']):+.2f}" for old, new in pairs)
+            f"seed {new['seed']} {100 * (new['test_accuracy'] - old['test_accuracy']):+.2f}" for old, new in pairs)
             + f" | {sum(equal)} of {len(pairs)} |")
-    lines += ["", f"{same} of {total} reruns reproduce their original's dev loss and test accuracy exactly."
-              + (" The code changed between them (the originals' commits are under *Provenance*): a change of rounding "
-                 "in one step grows over thousands of steps into a different run." if same < total else ""), ""]
+    orphans = len(done) - total
+    lines += ["", f"{same} of {total} reruns reproduce their original's dev loss and test accuracy exactly"
+              + (f"; {orphans} have no original run to compare with" if orphans else "") + "."
+              + (" Between an original and its rerun the code differs (the originals' commits are under *Provenance*), "
+                 "and possibly the machine and library versions, which the originals record only in part; these "
+                 "records cannot tell which of them changed a result." if same < total else ""), ""]
     return lines
 
 
@@ -660,7 +700,7 @@ def report(study: Study, path: Path | None) -> None:
     if rerun:
         atomic_write_json(out / f"results-{RERUN.folder}.json", rerun)
     replaced = rerun_complete(study, selected)
-    rows = grid_rows + (rerun if replaced else [r for r in original if r["seed"] not in TUNING_SEEDS])
+    rows = first_cell_rows(original, rerun, replaced)
     final = cells(rows, FINAL_SEEDS)
     atomic_write_text(out / "grid.md", grid_table(grid_rows, selected))
     teachers = teacher_summary(study)
@@ -681,8 +721,7 @@ def report(study: Study, path: Path | None) -> None:
     if any(r["seed"] in FINAL_SEEDS for r in rows):
         plot_dev_curves(rows, selected, out / "dev_curves.png")
         plot_differences(comparisons, out / "differences.png")
-    cell_sections = rerun_section(study, original, rerun, selected, replaced)
-    scores = {(RERUN if replaced else MAIN).label: verdict_scores(final, selected)}
+    cell_sections, scores = [], {}
     for cell in CELLS:
         cell_rows = read_records(study.runs, folder=cell.folder)
         if cell_rows:
@@ -692,7 +731,13 @@ def report(study: Study, path: Path | None) -> None:
         found = verdict_scores(cells(cell_rows, FINAL_SEEDS), selected)
         scores[cell.label] = {pair: seeds for pair, seeds in found.items()
                               if (pair[0], config_name(table_settings(pair[1], pair[0], selected))) in planned}
+    others, scores = scores, {(RERUN if replaced else MAIN).label: verdict_scores(final, selected)} | scores
     entries = cross_cell(scores, len(FINAL_SEEDS))
+    changes = []
+    if replaced:
+        originals = verdict_scores(cells(first_cell_rows(original, rerun, False), FINAL_SEEDS), selected)
+        changes = changed_words(cross_cell({MAIN.label: originals} | others, len(FINAL_SEEDS)), entries)
+    cell_sections = rerun_section(study, original, rerun, selected, replaced, changes) + cell_sections
     colour = {label: f"C{i}" for i, label in enumerate(scores)}
     plot_intervals([(verdict_label(e["row"]) + ("" if e["complete"] else f" (n={e['comparison'].n})"), e["comparison"],
                      colour[e["cell"]]) for e in entries if e["comparison"].n >= 2],
@@ -701,7 +746,7 @@ def report(study: Study, path: Path | None) -> None:
     write_records(study.runs, out / "records.tar.gz")
     write_teachers(study.runs, out / "teachers.tar.gz")
     text = render(rows, selected, tables, ablations, comparisons, adjusted, family, teachers, grid_rows, study,
-                  (holm_main, main_family), cell_sections, cross_cell_section(entries, list(scores), study))
+                  (holm_main, main_family), cell_sections, cross_cell_section(entries, list(scores), study), replaced)
     if path is not None:
         atomic_write_text(path, text)
     print(text)
@@ -884,7 +929,7 @@ def learning_rate_check(study: Study, cell: Cell) -> list[str]:
 
 
 def render(rows, selected, tables, ablations, comparisons, adjusted, family, teachers, grid_rows, study,
-           main_holm, cell_sections: list[str], verdict_lines: list[str]) -> str:
+           main_holm, cell_sections: list[str], verdict_lines: list[str], reruns: bool) -> str:
     final_rows = [r for r in rows if r["seed"] in FINAL_SEEDS]
     figures = figures_path(study)
 
@@ -916,6 +961,8 @@ def render(rows, selected, tables, ablations, comparisons, adjusted, family, tea
         *verdict_lines,
         "## TextCNN on THUCNews under protocol A (dev-loss early stopping): the first cell in detail",
         "",
+        *(["These tables read the reruns from a clean commit (*Protocol A again* below; "
+           f"`results-{RERUN.folder}.json`), not the original final runs (`results.json`).", ""] if reruns else []),
         f"LW-KD minus each method, test accuracy points, paired over the final seeds {list(FINAL_SEEDS)}: the mean "
         f"difference with its **unadjusted** 95 % t interval, and the p-value adjusted by Holm's method across the "
         f"{family} distinct comparisons of this cell, which decides the word here (an unadjusted interval can exclude 0 "
@@ -1126,8 +1173,9 @@ def student_parameters(runs: Path) -> str:
 
 
 def fully_recorded(record: dict) -> bool:
-    """Whether a ``run_config.json`` carries all that issue 27 asks of a final run: the sha256 of every file it read,
-    the machine, a clean commit or its stored diff, and the weights' sha256 of each teacher it learns from."""
+    """Whether a ``run_config.json`` carries all that issue 27 asks of a final run: the sha256 of the files it read
+    (``lwkd train`` hashes each one it opens), the machine, a clean commit or its stored diff, and the weights'
+    sha256 of each teacher it learns from."""
     commit = record.get("git_commit") or ""
     code = bool(commit) and (not commit.endswith("-dirty") or "code_diff" in record)
     method = record["method"]
@@ -1235,8 +1283,9 @@ def limitations(rows, study) -> list[str]:
     return [
         "## What these data do not show, and every remaining difference from the paper",
         "",
-        f"- Cells run here: {len(pairs)} of the paper's ten text cells (Table 4: five students on two datasets), "
-        f"{', '.join(pairs)}. The earlier 5-epoch matrix with DPCNN and ToutiaoNews is in "
+        f"- Cells with runs here (not all complete; the status line at the top): {len(pairs)} of the paper's ten "
+        f"text cells (Table 4: five students on two datasets), {', '.join(pairs)}. The earlier 5-epoch matrix with "
+        "DPCNN and ToutiaoNews is in "
         "[results-5epoch.md](results-5epoch.md).",
         "- 45,000 of THUCNews' 180,000 training headlines (the rest is not reachable here); every method's absolute "
         "accuracy is below the paper's (TextCNN sup 90.58 % there).",

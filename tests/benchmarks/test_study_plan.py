@@ -180,20 +180,89 @@ def test_the_rerun_repeats_every_final_run_of_the_first_cell_into_its_own_folder
 def test_the_rerun_section_shows_each_seeds_difference_and_which_reproduce_exactly(study, plan):
     selected = {m: configs[0] for m, configs in study.GRIDS.items()}
 
-    def row(method, seed, accuracy, loss=0.5):
+    def row(method, seed, accuracy, loss=0.5, commit="abc1234def"):
         return {"method": method, "config": study.config_name(selected[method]), "seed": seed,
-                "test_accuracy": accuracy, "eval_loss": loss}
+                "test_accuracy": accuracy, "eval_loss": loss, "git_commit": commit}
 
     original = [row("sup", 0, 0.8800), row("sup", 1, 0.8700), row("lwkd", 0, 0.8750), row("sup", 100, 0.86)]
-    rerun = [row("sup", 0, 0.8800), row("sup", 1, 0.8712), row("lwkd", 0, 0.8750, loss=0.51)]
-    lines = study.rerun_section(plan, original, rerun, selected, replaced=False)
-    assert lines[2].startswith("3 of 18 runs.")  # nine settings (tuned = paper), two seeds
-    assert lines[2].endswith("the tables above read the original runs.")
-    assert "| lwkd | `alpha0.5-tau6-klnone-beta0.1-dlr0.1` | +0.00 | 0 of 1 |" in lines
-    assert "| sup | `default` | +0.00, +0.12 | 1 of 2 |" in lines
-    assert lines[-2].startswith("1 of 3 reruns reproduce their original's dev loss and test accuracy exactly.")
-    assert study.rerun_section(plan, original, rerun, selected, replaced=True)[2].endswith(
-        "read these reruns.")
+    rerun = [row("sup", 0, 0.8800), row("sup", 1, 0.8712), row("lwkd", 0, 0.8750, loss=0.51),
+             row("lwkd", 1, 0.8800), row("sup", 7, 0.5)]  # lwkd seed 1: no original; seed 7: not planned
+    lines = study.rerun_section(plan, original, rerun, selected, replaced=False, changes=[])
+    assert lines[0] == "## Protocol A again, from a clean commit"
+    assert lines[2].startswith("4 of 18 runs.")  # nine configurations (tuned = paper), two seeds
+    assert "the reruns so far ran on `abc1234`. Until every one has finished, the tables above read the original " \
+           "runs." in lines[2]
+    assert "| lwkd | `alpha0.5-tau6-klnone-beta0.1-dlr0.1` | seed 0 +0.00 | 0 of 1 |" in lines
+    assert "| sup | `default` | seed 0 +0.00, seed 1 +0.12 | 1 of 2 |" in lines
+    assert lines[-2].startswith("1 of 3 reruns reproduce their original's dev loss and test accuracy exactly; 1 have "
+                                "no original run to compare with. Between an original and its rerun the code differs")
+    replaced = study.rerun_section(plan, original, rerun, selected, replaced=True, changes=["A: worse → no word"])
+    assert replaced[2].endswith("read these reruns, and their comparisons were evaluated afresh, once (words that "
+                                "changed: A: worse → no word).")
+    same = study.rerun_section(plan, original, rerun[:1], selected, replaced=False, changes=[])
+    assert same[-2] == "1 of 1 reruns reproduce their original's dev loss and test accuracy exactly."
+
+
+def test_the_first_cell_reads_its_reruns_only_once_all_have_finished(study):
+    original = [{"seed": 100, "run": "grid"}, {"seed": 0, "run": "original"}, {"seed": 1, "run": "original"}]
+    rerun = [{"seed": 0, "run": "rerun"}, {"seed": 1, "run": "rerun"}]
+    assert [r["run"] for r in study.first_cell_rows(original, rerun, False)] == ["grid", "original", "original"]
+    assert [r["run"] for r in study.first_cell_rows(original, rerun, True)] == ["grid", "rerun", "rerun"]
+
+
+def test_changed_words_name_each_word_the_rerun_changed(study):
+    worse = study.paired_difference({0: 0.80, 1: 0.81}, {0: 0.85, 1: 0.87})
+    row = study.VERDICT_ROWS[3]
+    before = [{"row": row, "cell": "A", "comparison": worse, "p_holm": 0.01, "complete": True},
+              {"row": row, "cell": "B", "comparison": worse, "p_holm": 0.01, "complete": True}]
+    after = [dict(before[0], cell="A, rerun", p_holm=0.2), before[1]]
+    assert study.changed_words(before, after) == ["LW-KD (tuned) − KD (tuned) in A, rerun: worse → no word"]
+    assert study.changed_words(before, before) == []
+
+
+def test_the_rerun_refuses_a_checkout_with_changes(study, tmp_path):
+    import subprocess
+
+    def git(*args):
+        subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)
+
+    assert not study.clean_checkout(tmp_path)  # not a checkout
+    git("init", "-q")
+    (tmp_path / "a.py").write_text("x = 1\n")
+    git("add", "a.py")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "a")
+    (tmp_path / "untracked.txt").write_text("runs write here")
+    assert study.clean_checkout(tmp_path)
+    (tmp_path / "a.py").write_text("x = 2\n")
+    assert not study.clean_checkout(tmp_path)
+
+
+def test_a_study_with_reruns_to_do_stops_before_any_run_from_a_checkout_with_changes(study, plan, monkeypatch):
+    monkeypatch.setattr(study, "run_all", lambda *args: pytest.fail("a run started"))
+    monkeypatch.setattr(study, "clean_checkout", lambda: False)
+    with pytest.raises(RuntimeError, match="protocol-a-rerun repeats the first cell's runs to record a clean commit"):
+        plan.execute()
+    phases = []
+    monkeypatch.setattr(study, "run_all", lambda runs, resources, root, phase: phases.append(phase))
+    plan.args.cells = ["toutiao-textcnn"]  # without the rerun: no refusal
+    plan.execute()
+    assert phases == ["teachers", "grid-and-paper", "tuned", "toutiao-textcnn-teachers", "toutiao-textcnn"]
+
+
+def test_a_final_run_is_fully_recorded_with_hashes_machine_clean_code_and_teacher_hashes(study):
+    full = {"file_sha256": {"train.txt": "ab"}, "machine": {"cpu": "X"}, "git_commit": "abc",
+            "method": {"teacher_dir": "T1-seed0", "kd_teacher_dir": None},
+            "lightweight_teacher": {"weights_sha256": "cd"}}
+    assert study.fully_recorded(full)
+    assert study.fully_recorded(full | {"git_commit": "abc-dirty", "code_diff": {"sha256": "ef"}})
+    assert not study.fully_recorded(full | {"git_commit": "abc-dirty"})
+    assert not study.fully_recorded(full | {"git_commit": None})
+    assert not study.fully_recorded(full | {"file_sha256": {}})
+    assert not study.fully_recorded({k: v for k, v in full.items() if k != "machine"})
+    assert not study.fully_recorded(full | {"lightweight_teacher": {"seed": 0}})
+    kd = full | {"method": {"teacher_dir": None, "kd_teacher_dir": "textrcnn"}}
+    assert not study.fully_recorded(kd)
+    assert study.fully_recorded(kd | {"model_teacher": {"weights_sha256": {"model.safetensors": "01"}}})
 
 
 def test_the_limitations_name_the_cells_that_have_runs(study, plan, monkeypatch):
@@ -201,7 +270,8 @@ def test_the_limitations_name_the_cells_that_have_runs(study, plan, monkeypatch)
     monkeypatch.setattr(study, "read_records", lambda runs, folder: [{}] if folder in ran else [])
     plan.args.results_dir = "docs/results/study"
     lines = study.limitations([], plan)
-    assert lines[2].startswith("- Cells run here: 2 of the paper's ten text cells (Table 4: five students on two "
+    assert lines[2].startswith("- Cells with runs here (not all complete; the status line at the top): 2 of the "
+                               "paper's ten text cells (Table 4: five students on two "
                                "datasets), TextCNN on THUCNews, TextCNN on ToutiaoNews. ")
     ran.add("protocol-b")  # the same student and dataset under another protocol: not another cell
     assert study.limitations([], plan)[2] == lines[2]

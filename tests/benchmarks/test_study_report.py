@@ -1,7 +1,11 @@
-"""benchmarks/study.py's cost section: benchmarks/efficiency.py's files rendered as tables, one per file."""
+"""benchmarks/study.py's report: the cost section (benchmarks/efficiency.py's files rendered as tables, one per
+file), the whole page regenerated from the committed records, and the first cell's rerun replacing its runs."""
 
 import json
+import re
 from pathlib import Path
+
+import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -74,3 +78,49 @@ def test_the_ratio_implied_by_the_parts_follows_its_whole_run_row(study, tmp_pat
     assert lines[row + 2].startswith("| whole run, LW-KD / sup, teacher from the cache | 1.000")
     assert lines[row + 3] == ("| the same, implied by its parts (efficiency.py's (e)) | 1.163 (+2.5 s outside the "
                               "training loop; the training loops measured 1.021) |")
+
+
+def regenerate(root: Path) -> str:
+    """benchmarks/study.py --report-only run in ``root`` on the runs under ``root/runs``: the report it writes."""
+    import subprocess
+    import sys
+
+    subprocess.run([sys.executable, str(REPO / "benchmarks" / "study.py"), "--report-only", "--runs-dir", "runs",
+                    "--results-dir", "docs/results/study", "--report", "docs/results.md"], cwd=root, check=True,
+                   stdout=subprocess.DEVNULL)
+    return (root / "docs" / "results.md").read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def records(tmp_path_factory) -> Path:
+    """The committed records (docs/results/study/records.tar.gz) restored into a fresh folder."""
+    import tarfile
+
+    root = tmp_path_factory.mktemp("study")
+    with tarfile.open(REPO / "docs" / "results" / "study" / "records.tar.gz") as tar:
+        tar.extractall(root / "runs", filter="data")
+    return root
+
+
+def test_the_report_regenerates_byte_for_byte_from_the_committed_records(records):
+    assert regenerate(records) == (REPO / "docs" / "results.md").read_text(encoding="utf-8")
+
+
+def test_a_finished_rerun_replaces_the_first_cells_runs_and_names_the_words_it_changed(records, tmp_path):
+    import shutil
+
+    root = tmp_path / "study"
+    shutil.copytree(records / "runs", root / "runs")
+    for seed in (root / "runs" / "runs").glob("*/*/seed[0-4]"):  # a rerun that reproduces every run...
+        shutil.copytree(seed, root / "runs" / "protocol-a-rerun" / seed.relative_to(root / "runs" / "runs"))
+    changed = root / "runs" / "protocol-a-rerun" / "lsr" / "eps0.4" / "seed0" / "all_results.json"
+    results = json.loads(changed.read_text())
+    changed.write_text(json.dumps(results | {"test_accuracy": 0.5}))  # ...but LSR (tuned) on seed 0
+    report = regenerate(root)
+    assert "| LW-KD minus | TextCNN, THUCNews, protocol A, rerun (5 of 5 seeds) |" in report
+    assert ("(words that changed: LW-KD (tuned) − LSR (tuned) in TextCNN, THUCNews, protocol A, rerun: worse → no "
+            "word).") in report
+    unchanged = ", ".join(f"seed {seed} \\+0.00" for seed in range(1, 5))
+    assert re.search(rf"\| lsr \| `eps0.4` \| seed 0 -\d+\.\d\d, {unchanged} \| 4 of 5 \|", report)
+    assert "74 of 75 reruns reproduce their original's dev loss and test accuracy exactly." in report
+    assert "These tables read the reruns from a clean commit" in report
