@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# The study's pending runs (issue 27) on a lent GPU machine, in one device call with carry [".whl", ".devdata"]:
+# The study's pending runs (issue 27) on a lent GPU machine, in one device call with carry [".whl", ".devdata",
+# ".gitcarry"]:
 #   MINUTES=8 bash benchmarks/gpu_study.sh [study.py options, e.g. --cells protocol-b protocol-a-rerun]
-# Prepared here first: cp -rL ../shared/data .devdata; pip download --no-deps --python-version 3.11
+# Prepared here first: cp -rL ../shared/data .devdata; git clone -q --depth 1 "file://$PWD" .gitcarry (11 MB; a
+#   copy of the tree without .git would record no commit); pip download --no-deps --python-version 3.11
 #   --only-binary=:all: -d .whl transformers==X datasets==Y evaluate dill multiprocess accelerate==Z, with X, Y, Z
 #   the versions the records hold (run_config.json's "versions"): a finished run whose arguments, defaults included,
 #   parse otherwise under another transformers stops the study (lwkd compare's check).
@@ -19,6 +21,11 @@ set -uo pipefail
 runs=${STUDY_RUNS:-/work/runs/study} jobs=${JOBS:-8} minutes=${MINUTES:-8}
 mkdir -p /work/shared "$runs" "${OUT:-/tmp}"
 [ -e /work/shared/data ] || ln -s "$PWD/.devdata" /work/shared/data
+if ! git rev-parse HEAD >/dev/null 2>&1; then  # a copy without .git: the carried shallow clone's makes it a checkout
+    [ -d .gitcarry/.git ] && mv .gitcarry/.git .git || echo "no .git and no .gitcarry: the runs record no commit" >&2
+fi
+echo "code: $(git rev-parse HEAD 2>/dev/null || echo none), changes to tracked files: $(git status --porcelain \
+    --untracked-files=no 2>/dev/null | wc -l)"
 if [ "${RESTORE:-1}" = 1 ]; then
     tar xzf docs/results/study/records.tar.gz -C "$runs" && tar xzf docs/results/study/teachers.tar.gz -C "$runs" || exit 1
 fi
