@@ -2,11 +2,9 @@
 # The study's pending runs (issue 27) on a lent GPU machine, in one device call with carry [".whl", ".devdata",
 # ".gitcarry"]:
 #   MINUTES=8 bash benchmarks/gpu_study.sh [study.py options, e.g. --cells protocol-b protocol-a-rerun]
-# Prepared here first: cp -rL ../shared/data .devdata; git clone -q --depth 1 "file://$PWD" .gitcarry (11 MB; a
-#   copy of the tree without .git would record no commit); pip download --no-deps --python-version 3.11
-#   --only-binary=:all: -d .whl transformers==X datasets==Y evaluate dill multiprocess accelerate==Z, with X, Y, Z
-#   the versions the records hold (run_config.json's "versions"): a finished run whose arguments, defaults included,
-#   parse otherwise under another transformers stops the study (lwkd compare's check).
+# Prepared here first: LWKD_DATA_DIR=../shared/data bash benchmarks/gpu_prepare.sh (the data, the code's .git, the
+#   wheels of the versions installed here, which the records hold: a finished run whose arguments, defaults
+#   included, parse otherwise under another transformers stops the study, lwkd compare's check).
 # The runs are planned with absolute paths that their records hold (/work/shared/data, /work/runs/study), so the
 # script links /work/shared/data to .devdata and restores the committed records and teachers into STUDY_RUNS
 # (RESTORE=0: start from an empty folder). benchmarks/study.py then runs through benchmarks/gpu.sh without Ray,
@@ -22,7 +20,8 @@ runs=${STUDY_RUNS:-/work/runs/study} jobs=${JOBS:-8} minutes=${MINUTES:-8}
 mkdir -p /work/shared "$runs" "${OUT:-/tmp}"
 [ -e /work/shared/data ] || ln -s "$PWD/.devdata" /work/shared/data
 if ! git rev-parse HEAD >/dev/null 2>&1; then  # a copy without .git: the carried shallow clone's makes it a checkout
-    [ -d .gitcarry/.git ] && mv .gitcarry/.git .git || echo "no .git and no .gitcarry: the runs record no commit" >&2
+    { [ -d .gitcarry/.git ] && mv .gitcarry/.git .git && git reset -q; } ||
+        echo "no .git and no .gitcarry: the runs record no commit" >&2
 fi
 echo "code: $(git rev-parse HEAD 2>/dev/null || echo none), changes to tracked files: $(git status --porcelain \
     --untracked-files=no 2>/dev/null | wc -l)"
