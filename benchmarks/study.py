@@ -1285,8 +1285,7 @@ def limitations(rows, study) -> list[str]:
         "",
         f"- Cells with runs here (not all complete; the status line at the top): {len(pairs)} of the paper's ten "
         f"text cells (Table 4: five students on two datasets), {', '.join(pairs)}. The earlier 5-epoch matrix with "
-        "DPCNN and ToutiaoNews is in "
-        "[results-5epoch.md](results-5epoch.md).",
+        "DPCNN and ToutiaoNews is in [results-5epoch.md](results-5epoch.md).",
         "- 45,000 of THUCNews' 180,000 training headlines (the rest is not reachable here); every method's absolute "
         "accuracy is below the paper's (TextCNN sup 90.58 % there).",
         "- The KD teacher is a TextRCNN trained here, not a pretrained BERT, so `kd` cannot show what a strong "
