@@ -640,14 +640,19 @@ def changed_words(before: list[dict], after: list[dict]) -> list[str]:
     return changes
 
 
+def short_commit(full: str | None) -> str:
+    """A recorded ``git_commit`` as the report shows it: 7 hex digits, ``-dirty`` kept, "none" where none."""
+    full = full or "none"
+    return full[:7] + ("-dirty" if full.endswith("-dirty") else "")
+
+
 def rerun_section(study: Study, original: list[dict], rerun: list[dict], selected: dict[str, dict],
                   replaced: bool, changes: list[str]) -> list[str]:
     """``RERUN`` beside the runs it repeats: per (method, settings), each seed's test accuracy difference; once it
     has replaced them, the verdict's words that changed (``changes``)."""
     planned = {(run["method"], config_name(run["settings"]), run["seed"]) for run in study.cell_runs(RERUN, selected)}
     done = [r for r in rerun if (r["method"], r["config"], r["seed"]) in planned]
-    commits = sorted({(r["git_commit"] or "none")[:7] + ("-dirty" if (r["git_commit"] or "").endswith("-dirty") else "")
-                      for r in done})
+    commits = sorted({short_commit(r["git_commit"]) for r in done})
     lines = ["## Protocol A again, from a clean commit", "",
              f"{len(done)} of {len(planned)} runs. The first cell's final runs predate the records of issue 27 (data "
              "hashes, machine, teacher identities, a clean commit or its diff), so the study runs them again, each "
@@ -1228,8 +1233,7 @@ def provenance(runs: Path, rows: list[dict]) -> list[str]:
         commits: dict[str, int] = {}
         for d, r in records:
             if cell_of[d] == label:
-                full = r.get("git_commit") or "none"
-                commit = full[:7] + ("-dirty" if full.endswith("-dirty") else "")
+                commit = short_commit(r.get("git_commit"))
                 commits[commit] = commits.get(commit, 0) + 1
         lines.append(f"- Code of {label}: " + ", ".join(f"`{c}` ({n} runs)" for c, n in commits.items()) + ".")
     final = [(cell_of[d], r) for d, r in records if int(d.name[4:]) in FINAL_SEEDS]
