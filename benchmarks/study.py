@@ -1302,10 +1302,10 @@ def limitations(rows, study) -> list[str]:
         "learning-rate check chose (its section).",
         "- LeNet5 is trained with SGD lr 0.05, warm-up and cosine decay (99.2-99.4 % on MNIST test), not the paper's "
         "constant 0.1, which reached 97.5-98.1 % (docs/results/teacher_lr.json; the paper's T1: 98.80 %).",
-        f"- {len(rows)} runs; each run's folder kept its full configuration (`run_config.json`), metrics and "
-        f"trainer state ({Path(study.args.results_dir).as_posix()}/records.tar.gz); wall time per run {min(walls, default=0):.0f}–"
-        f"{max(walls, default=0):.0f} s, several runs at once on one machine, so times are not comparable across "
-        "rows.",
+        "- Every run's folder, in every cell, kept its full configuration (`run_config.json`), metrics and trainer "
+        f"state ({Path(study.args.results_dir).as_posix()}/records.tar.gz). The first cell's {len(rows)} runs took "
+        f"{min(walls, default=0):.0f}–{max(walls, default=0):.0f} s each, several at once on one machine, so times "
+        "are not comparable across rows.",
         "",
     ]
 
