@@ -570,6 +570,24 @@ def figures_path(study: Study) -> str:
     return Path(os.path.relpath(Path(study.args.results_dir).resolve(), report_dir.resolve())).as_posix()
 
 
+def protocol_agreement(entries: list[dict], first: str, second: str) -> str:
+    """Whether the checkpoint rule changes the verdict: the rows complete in both the ``first`` and the ``second``
+    column (one cell under two protocols), those given the same word in both and those given different ones."""
+    def word(e):
+        return (verdict_word(e["comparison"], e["p_holm"]) or "no word") if e and e["complete"] else None
+
+    found = {(e["row"], e["cell"]): e for e in entries}
+    words = {row: (word(found.get((row, first))), word(found.get((row, second)))) for row in VERDICT_ROWS}
+    both = {row: pair for row, pair in words.items() if None not in pair}
+    if not both:
+        return ""
+    differ = [f"{verdict_label(row)}, {a} in “{first}” but {b} in “{second}”" for row, (a, b) in both.items()
+              if a != b]
+    return (f"Does the checkpoint rule change the verdict? Of the {len(both)} comparisons complete in both “{first}” "
+            f"and “{second}”, {len(both) - len(differ)} get the same word in both"
+            + (f"; {len(differ)} {'does' if len(differ) == 1 else 'do'} not: {'; '.join(differ)}." if differ else "."))
+
+
 def cross_cell_section(entries: list[dict], labels: list[str], study: Study) -> list[str]:
     """The page's opening table: each ``VERDICT_ROWS`` row by cell, with its tally across cells."""
     seeds = {label: min((e["comparison"].n for e in entries if e["cell"] == label), default=0) for label in labels}
@@ -603,7 +621,9 @@ def cross_cell_section(entries: list[dict], labels: list[str], study: Study) -> 
                 word = verdict_word(c, e["p_holm"])
                 shown.append(f"{fmt_ci(c)}, Holm p {e['p_holm']:.3f}{f' **{word}**' if word else ''}")
         lines.append(f"| {verdict_label(row)} | " + " | ".join(shown) + f" | {tally(list(found.values()))} |")
-    lines += ["", "\"across cells\" counts only the cells where the comparison is complete; a cell "
+    agreement = protocol_agreement(entries, labels[0], CELLS[0].label)
+    lines += ["", *([agreement, ""] if agreement else []),
+              "\"across cells\" counts only the cells where the comparison is complete; a cell "
               "where neither word appears shows no difference these seeds can detect, which is not evidence that there "
               "is none.", "", f"![LW-KD minus each method, per cell]({figures_path(study)}/cross_cell.png)", ""]
     return lines

@@ -289,3 +289,19 @@ def test_a_cell_names_its_own_teachers_accuracy_as_far_as_they_have_finished(stu
     assert study.cell_teachers(plan, toutiao) == ("T2's held-out accuracy on SynMNIST-15: 98.06, 97.91 % (2 seeds). "
                                                   "The KD teacher's test accuracy: 85.12 %. ")
     assert study.cell_teachers(plan, protocol_b) == ""  # the first cell's teachers, shown in its protocol
+
+
+def test_protocol_agreement_names_each_word_the_checkpoint_rule_changes(study):
+    worse = study.paired_difference({0: 0.80, 1: 0.81}, {0: 0.85, 1: 0.87})
+    kd, sup, lsr = study.VERDICT_ROWS[3], study.VERDICT_ROWS[0], study.VERDICT_ROWS[1]
+    entries = [{"row": kd, "cell": "A", "comparison": worse, "p_holm": 0.01, "complete": True},
+               {"row": kd, "cell": "B", "comparison": worse, "p_holm": 0.2, "complete": True},
+               {"row": lsr, "cell": "A", "comparison": worse, "p_holm": 0.01, "complete": True},
+               {"row": lsr, "cell": "B", "comparison": worse, "p_holm": 0.01, "complete": True},
+               {"row": sup, "cell": "A", "comparison": worse, "p_holm": 0.01, "complete": True},
+               {"row": sup, "cell": "B", "comparison": worse, "p_holm": 1.0, "complete": False}]
+    assert study.protocol_agreement(entries, "A", "B") == (
+        "Does the checkpoint rule change the verdict? Of the 2 comparisons complete in both “A” and “B”, 1 get the "
+        "same word in both; 1 does not: LW-KD (tuned) − KD (tuned), worse in “A” but no word in “B”.")
+    assert study.protocol_agreement(entries[2:4], "A", "B").endswith("1 get the same word in both.")
+    assert study.protocol_agreement(entries[4:], "A", "B") == ""
