@@ -56,6 +56,7 @@ import os
 import shutil
 import statistics
 import subprocess
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -512,6 +513,7 @@ def read_run(directory: Path) -> dict:
         "teacher_test_accuracy": teacher.get("test_accuracy"),
         "kd_teacher": method_args["kd_teacher_dir"] and Path(method_args["kd_teacher_dir"]).name,
         "git_commit": config.get("git_commit"),
+        "versions": config.get("versions"),
         "train_runtime": results.get("train_runtime"),
         "wall_seconds": wall_seconds(directory),
         "train_loss": next((h["loss"] for h in reversed(state["log_history"]) if "loss" in h), None),
@@ -689,6 +691,7 @@ def rerun_section(study: Study, original: list[dict], rerun: list[dict], selecte
     lines += ["| method | configuration | rerun − original, test accuracy points, by seed | same dev loss and test "
               "accuracy |", "|---|---|---|---|"]
     same = total = 0
+    versions = {True: Counter(), False: Counter()}  # exact or not -> library change -> pairs
     for method, settings in cell_plan(RERUN, selected):
         name = config_name(settings)
         pairs = [(by_run[key], r) for r in done if (key := (r["method"], r["config"], r["seed"])) in by_run
@@ -697,6 +700,8 @@ def rerun_section(study: Study, original: list[dict], rerun: list[dict], selecte
             continue
         equal = [(a["eval_loss"], a["test_accuracy"]) == (b["eval_loss"], b["test_accuracy"]) for a, b in pairs]
         same, total = same + sum(equal), total + len(pairs)
+        for (a, b), exact in zip(pairs, equal):
+            versions[exact].update(version_changes(a.get("versions"), b.get("versions")))
         lines.append(f"| {method} | `{name}` | " + ", ".join(
             f"seed {new['seed']} {100 * (new['test_accuracy'] - old['test_accuracy']):+.2f}" for old, new in pairs)
             + f" | {sum(equal)} of {len(pairs)} |")
@@ -705,8 +710,19 @@ def rerun_section(study: Study, original: list[dict], rerun: list[dict], selecte
               + (f"; {orphans} have no original run to compare with" if orphans else "") + "."
               + (" Between an original and its rerun the code differs (the originals' commits are under *Provenance*), "
                  "and possibly the machine and library versions, which the originals record only in part; these "
-                 "records cannot tell which of them changed a result." if same < total else ""), ""]
+                 "records cannot tell which of them changed a result." if same < total else "")
+              + (" Library versions that differ between original and rerun (pairs): " + "; ".join(
+                  f"in the {label} pairs, " + ", ".join(f"{change} ({n})" for change, n in sorted(versions[exact].items()))
+                  for exact, label in ((False, "differing"), (True, "exact")) if versions[exact]) + "."
+                 if any(versions.values()) else ""), ""]
     return lines
+
+
+def version_changes(before: dict | None, after: dict | None) -> list[str]:
+    """The libraries that both runs' records name at different versions, e.g. "transformers 5.24.0 → 5.25.0"."""
+    before, after = before or {}, after or {}
+    return [f"{name} {before[name]} → {after[name]}" for name in sorted(before.keys() & after.keys())
+            if before[name] != after[name]]
 
 
 def report(study: Study, path: Path | None) -> None:
@@ -714,7 +730,7 @@ def report(study: Study, path: Path | None) -> None:
     out = Path(study.args.results_dir)
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_json(out / "results.json", original)
-    names = [k for k in original[0] if k != "dev_curve"] if original else []
+    names = [k for k in original[0] if k not in ("dev_curve", "versions")] if original else []  # nested: JSON only
     with atomic_path(out / "results.csv") as tmp, open(tmp, "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(names)

@@ -180,11 +180,13 @@ def test_the_rerun_repeats_every_final_run_of_the_first_cell_into_its_own_folder
 def test_the_rerun_section_shows_each_seeds_difference_and_which_reproduce_exactly(study, plan):
     selected = {m: configs[0] for m, configs in study.GRIDS.items()}
 
-    def row(method, seed, accuracy, loss=0.5, commit="abc1234def"):
+    def row(method, seed, accuracy, loss=0.5, commit="abc1234def", transformers="5.25.0"):
         return {"method": method, "config": study.config_name(selected[method]), "seed": seed,
-                "test_accuracy": accuracy, "eval_loss": loss, "git_commit": commit}
+                "test_accuracy": accuracy, "eval_loss": loss, "git_commit": commit,
+                "versions": {"torch": "2.13.0", "transformers": transformers}}
 
-    original = [row("sup", 0, 0.8800), row("sup", 1, 0.8700), row("lwkd", 0, 0.8750), row("sup", 100, 0.86)]
+    original = [row("sup", 0, 0.8800, transformers="5.24.0"), row("sup", 1, 0.8700, transformers="5.24.0"),
+                row("lwkd", 0, 0.8750, transformers="5.24.0"), row("sup", 100, 0.86)]
     rerun = [row("sup", 0, 0.8800), row("sup", 1, 0.8712), row("lwkd", 0, 0.8750, loss=0.51),
              row("lwkd", 1, 0.8800), row("sup", 7, 0.5)]  # lwkd seed 1: no original; seed 7: not planned
     lines = study.rerun_section(plan, original, rerun, selected, replaced=False, changes=[])
@@ -196,11 +198,18 @@ def test_the_rerun_section_shows_each_seeds_difference_and_which_reproduce_exact
     assert "| sup | `default` | seed 0 +0.00, seed 1 +0.12 | 1 of 2 |" in lines
     assert lines[-2].startswith("1 of 3 reruns reproduce their original's dev loss and test accuracy exactly; 1 have "
                                 "no original run to compare with. Between an original and its rerun the code differs")
+    assert lines[-2].endswith("these records cannot tell which of them changed a result. Library versions that differ "
+                              "between original and rerun (pairs): in the differing pairs, transformers 5.24.0 → 5.25.0 "
+                              "(2); in the exact pairs, transformers 5.24.0 → 5.25.0 (1).")
     replaced = study.rerun_section(plan, original, rerun, selected, replaced=True, changes=["A: worse → no word"])
     assert replaced[2].endswith("read these reruns, and their comparisons were evaluated afresh, once (words that "
                                 "changed: A: worse → no word).")
     same = study.rerun_section(plan, original, rerun[:1], selected, replaced=False, changes=[])
-    assert same[-2] == "1 of 1 reruns reproduce their original's dev loss and test accuracy exactly."
+    assert same[-2] == ("1 of 1 reruns reproduce their original's dev loss and test accuracy exactly. Library versions "
+                        "that differ between original and rerun (pairs): in the exact pairs, transformers 5.24.0 → "
+                        "5.25.0 (1).")
+    assert study.version_changes({"torch": "2.13"}, {"torch": "2.13", "accelerate": "1.16"}) == []  # named by one only
+    assert study.version_changes(None, {"torch": "2.13"}) == []
 
 
 def test_the_first_cell_reads_its_reruns_only_once_all_have_finished(study):
