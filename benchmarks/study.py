@@ -145,7 +145,8 @@ CELLS = (
 #: runs in the report (``first_cell_rows``); the tuning grid stays MAIN's.
 RERUN = Cell("protocol-a-rerun", label=f"{MAIN.label}, rerun", paper_only=("kd-shuffle", "lwkd-no-syn"))
 #: The order ``execute`` runs the cells in (``--cells`` picks some): protocol B, whose runs are under way, first.
-RUN_ORDER = (CELLS[0], RERUN, *CELLS[1:])
+SECOND_PROTOCOL = CELLS[0]  # the first cell under protocol B
+RUN_ORDER = (SECOND_PROTOCOL, RERUN, *CELLS[1:])
 
 #: The verdict across cells (issue 27.6): LW-KD minus another method, each a (method, "tuned" or "paper") whose
 #: settings ``table_settings`` gives; one Holm family over every row in every cell.
@@ -573,8 +574,8 @@ def figures_path(study: Study) -> str:
 
 
 def protocol_agreement(entries: list[dict], first: str, second: str) -> str:
-    """Whether the checkpoint rule changes the verdict: the rows complete in both the ``first`` and the ``second``
-    column (one cell under two protocols), those given the same word in both and those given different ones."""
+    """The verdict words of one cell under two checkpoint rules (columns ``first`` and ``second``): how many rows
+    complete in both get the same word, and which do not; "" if no row is complete in both."""
     def word(e):
         return (verdict_word(e["comparison"], e["p_holm"]) or "no word") if e and e["complete"] else None
 
@@ -585,9 +586,11 @@ def protocol_agreement(entries: list[dict], first: str, second: str) -> str:
         return ""
     differ = [f"{verdict_label(row)}, {a} in “{first}” but {b} in “{second}”" for row, (a, b) in both.items()
               if a != b]
-    return (f"Does the checkpoint rule change the verdict? Of the {len(both)} comparisons complete in both “{first}” "
-            f"and “{second}”, {len(both) - len(differ)} get the same word in both"
-            + (f"; {len(differ)} {'does' if len(differ) == 1 else 'do'} not: {'; '.join(differ)}." if differ else "."))
+    neither = sum(pair == ("no word", "no word") for pair in both.values())
+    return (f"The two checkpoint rules, “{first}” and “{second}”: of the {len(both)} comparisons complete in both, "
+            f"{len(both) - len(differ)} get the same word ({neither} of them no word in either)"
+            + (f"; {len(differ)} {'does' if len(differ) == 1 else 'do'} not: {'; '.join(differ)}" if differ else "")
+            + ". Each rule's differences come from its own runs; the two are not tested against each other.")
 
 
 def cross_cell_section(entries: list[dict], labels: list[str], study: Study) -> list[str]:
@@ -623,7 +626,7 @@ def cross_cell_section(entries: list[dict], labels: list[str], study: Study) -> 
                 word = verdict_word(c, e["p_holm"])
                 shown.append(f"{fmt_ci(c)}, Holm p {e['p_holm']:.3f}{f' **{word}**' if word else ''}")
         lines.append(f"| {verdict_label(row)} | " + " | ".join(shown) + f" | {tally(list(found.values()))} |")
-    agreement = protocol_agreement(entries, labels[0], CELLS[0].label)
+    agreement = protocol_agreement(entries, labels[0], SECOND_PROTOCOL.label)  # labels[0]: the first cell
     lines += ["", *([agreement, ""] if agreement else []),
               "\"across cells\" counts only the cells where the comparison is complete; a cell "
               "where neither word appears shows no difference these seeds can detect, which is not evidence that there "
@@ -711,9 +714,10 @@ def rerun_section(study: Study, original: list[dict], rerun: list[dict], selecte
               + (" Between an original and its rerun the code differs (the originals' commits are under *Provenance*), "
                  "and possibly the machine and library versions, which the originals record only in part; these "
                  "records cannot tell which of them changed a result." if same < total else "")
-              + (" Library versions that differ between original and rerun (pairs): " + "; ".join(
-                  f"in the {label} pairs, " + ", ".join(f"{change} ({n})" for change, n in sorted(versions[exact].items()))
-                  for exact, label in ((False, "differing"), (True, "exact")) if versions[exact]) + "."
+              + (" Among the libraries that both records of a pair name, versions that differ (number of pairs): "
+                 + "; ".join(f"{label}, " + ", ".join(f"{change} ({n})" for change, n in sorted(versions[exact].items()))
+                             for exact, label in ((False, "where the results differ"),
+                                                  (True, "where they reproduce exactly")) if versions[exact]) + "."
                  if any(versions.values()) else ""), ""]
     return lines
 

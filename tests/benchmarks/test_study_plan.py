@@ -198,18 +198,24 @@ def test_the_rerun_section_shows_each_seeds_difference_and_which_reproduce_exact
     assert "| sup | `default` | seed 0 +0.00, seed 1 +0.12 | 1 of 2 |" in lines
     assert lines[-2].startswith("1 of 3 reruns reproduce their original's dev loss and test accuracy exactly; 1 have "
                                 "no original run to compare with. Between an original and its rerun the code differs")
-    assert lines[-2].endswith("these records cannot tell which of them changed a result. Library versions that differ "
-                              "between original and rerun (pairs): in the differing pairs, transformers 5.24.0 → 5.25.0 "
-                              "(2); in the exact pairs, transformers 5.24.0 → 5.25.0 (1).")
+    assert lines[-2].endswith("these records cannot tell which of them changed a result. Among the libraries that both "
+                              "records of a pair name, versions that differ (number of pairs): where the results "
+                              "differ, transformers 5.24.0 → 5.25.0 (2); where they reproduce exactly, transformers "
+                              "5.24.0 → 5.25.0 (1).")
     replaced = study.rerun_section(plan, original, rerun, selected, replaced=True, changes=["A: worse → no word"])
     assert replaced[2].endswith("read these reruns, and their comparisons were evaluated afresh, once (words that "
                                 "changed: A: worse → no word).")
     same = study.rerun_section(plan, original, rerun[:1], selected, replaced=False, changes=[])
-    assert same[-2] == ("1 of 1 reruns reproduce their original's dev loss and test accuracy exactly. Library versions "
-                        "that differ between original and rerun (pairs): in the exact pairs, transformers 5.24.0 → "
-                        "5.25.0 (1).")
-    assert study.version_changes({"torch": "2.13"}, {"torch": "2.13", "accelerate": "1.16"}) == []  # named by one only
-    assert study.version_changes(None, {"torch": "2.13"}) == []
+    assert same[-2] == ("1 of 1 reruns reproduce their original's dev loss and test accuracy exactly. Among the "
+                        "libraries that both records of a pair name, versions that differ (number of pairs): where they "
+                        "reproduce exactly, transformers 5.24.0 → 5.25.0 (1).")
+
+
+def test_version_changes_compare_only_the_libraries_both_records_name(study):
+    before = {"torch": "2.11.0+cu130", "transformers": "5.24.0", "python": "3.11.7"}
+    after = {"torch": "2.13.0+cpu", "transformers": "5.24.0", "python": "3.11.7", "accelerate": "1.16.0"}
+    assert study.version_changes(before, after) == ["torch 2.11.0+cu130 → 2.13.0+cpu"]
+    assert study.version_changes(None, after) == []
 
 
 def test_the_first_cell_reads_its_reruns_only_once_all_have_finished(study):
@@ -302,15 +308,21 @@ def test_a_cell_names_its_own_teachers_accuracy_as_far_as_they_have_finished(stu
 
 def test_protocol_agreement_names_each_word_the_checkpoint_rule_changes(study):
     worse = study.paired_difference({0: 0.80, 1: 0.81}, {0: 0.85, 1: 0.87})
-    kd, sup, lsr = study.VERDICT_ROWS[3], study.VERDICT_ROWS[0], study.VERDICT_ROWS[1]
-    entries = [{"row": kd, "cell": "A", "comparison": worse, "p_holm": 0.01, "complete": True},
-               {"row": kd, "cell": "B", "comparison": worse, "p_holm": 0.2, "complete": True},
-               {"row": lsr, "cell": "A", "comparison": worse, "p_holm": 0.01, "complete": True},
-               {"row": lsr, "cell": "B", "comparison": worse, "p_holm": 0.01, "complete": True},
-               {"row": sup, "cell": "A", "comparison": worse, "p_holm": 0.01, "complete": True},
-               {"row": sup, "cell": "B", "comparison": worse, "p_holm": 1.0, "complete": False}]
+    sup, lsr, tfkd, kd = study.VERDICT_ROWS[:4]
+
+    def entry(row, cell, p_holm, complete=True):
+        return {"row": row, "cell": cell, "comparison": worse, "p_holm": p_holm, "complete": complete}
+
+    entries = [entry(kd, "A", 0.01), entry(kd, "B", 0.2), entry(lsr, "A", 0.01), entry(lsr, "B", 0.01),
+               entry(tfkd, "A", 0.3), entry(tfkd, "B", 0.4), entry(sup, "A", 0.01), entry(sup, "B", 1.0, False)]
+    tail = ". Each rule's differences come from its own runs; the two are not tested against each other."
     assert study.protocol_agreement(entries, "A", "B") == (
-        "Does the checkpoint rule change the verdict? Of the 2 comparisons complete in both “A” and “B”, 1 get the "
-        "same word in both; 1 does not: LW-KD (tuned) − KD (tuned), worse in “A” but no word in “B”.")
-    assert study.protocol_agreement(entries[2:4], "A", "B").endswith("1 get the same word in both.")
-    assert study.protocol_agreement(entries[4:], "A", "B") == ""
+        "The two checkpoint rules, “A” and “B”: of the 3 comparisons complete in both, 2 get the same word (1 of them "
+        "no word in either); 1 does not: LW-KD (tuned) − KD (tuned), worse in “A” but no word in “B”" + tail)
+    entries[3] = entry(lsr, "B", 0.2)
+    assert study.protocol_agreement(entries, "A", "B").endswith(
+        "1 get the same word (1 of them no word in either); 2 do not: LW-KD (tuned) − LSR (tuned), worse in “A” but "
+        "no word in “B”; LW-KD (tuned) − KD (tuned), worse in “A” but no word in “B”" + tail)
+    assert study.protocol_agreement(entries[4:6], "A", "B").endswith("1 get the same word (1 of them no word in "
+                                                                     "either)" + tail)
+    assert study.protocol_agreement(entries[6:], "A", "B") == ""
