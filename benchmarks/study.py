@@ -209,11 +209,16 @@ def verdict_word(comparison, p_holm: float, alpha: float = 0.05) -> str:
     return "better" if comparison.mean > 0 else "worse"
 
 
+def entry_word(entry: dict) -> str:
+    """A ``cross_cell`` entry's word: ``verdict_word`` once the comparison is complete, "" until then."""
+    return verdict_word(entry["comparison"], entry["p_holm"]) if entry["complete"] else ""
+
+
 def tally(entries: list[dict]) -> str:
     """A row's summary across the cells it is planned in: "better in k of n cells, worse in m" (n: the cells where
     it is complete), and how many are not complete yet."""
     complete = [e for e in entries if e["complete"]]
-    words = [verdict_word(e["comparison"], e["p_holm"]) for e in complete]
+    words = [entry_word(e) for e in complete]
     better, worse = words.count("better"), words.count("worse")
     pending = len(entries) - len(complete)
     return f"better in {better} of {len(complete)} cells, worse in {worse}" + (
@@ -577,7 +582,7 @@ def protocol_agreement(entries: list[dict], first: str, second: str) -> str:
     """The verdict words of one cell under two checkpoint rules (columns ``first`` and ``second``): how many rows
     complete in both get the same word, and which do not; "" if no row is complete in both."""
     def word(e):
-        return (verdict_word(e["comparison"], e["p_holm"]) or "no word") if e and e["complete"] else None
+        return (entry_word(e) or "no word") if e and e["complete"] else None
 
     found = {(e["row"], e["cell"]): e for e in entries}
     words = {row: (word(found.get((row, first))), word(found.get((row, second)))) for row in VERDICT_ROWS}
@@ -623,7 +628,7 @@ def cross_cell_section(entries: list[dict], labels: list[str], study: Study) -> 
             elif not e["complete"]:
                 shown.append(f"{fmt_ci(c)}{f' (n={c.n})' if c.n >= 2 else ''}, incomplete")
             else:
-                word = verdict_word(c, e["p_holm"])
+                word = entry_word(e)
                 shown.append(f"{fmt_ci(c)}, Holm p {e['p_holm']:.3f}{f' **{word}**' if word else ''}")
         lines.append(f"| {verdict_label(row)} | " + " | ".join(shown) + f" | {tally(list(found.values()))} |")
     agreement = protocol_agreement(entries, labels[0], SECOND_PROTOCOL.label)  # labels[0]: the first cell
@@ -659,7 +664,7 @@ def changed_words(before: list[dict], after: list[dict]) -> list[str]:
     versions of the table: what replacing the first cell's runs by their reruns changed."""
     changes = []
     for old, new in zip(before, after):
-        was, now = (verdict_word(e["comparison"], e["p_holm"]) if e["complete"] else "" for e in (old, new))
+        was, now = entry_word(old), entry_word(new)
         if was != now:
             changes.append(f"{verdict_label(new['row'])} in {new['cell']}: {was or 'no word'} → {now or 'no word'}")
     return changes
@@ -709,16 +714,16 @@ def rerun_section(study: Study, original: list[dict], rerun: list[dict], selecte
             f"seed {new['seed']} {100 * (new['test_accuracy'] - old['test_accuracy']):+.2f}" for old, new in pairs)
             + f" | {sum(equal)} of {len(pairs)} |")
     orphans = len(done) - total
+    version_parts = [f"{label}, " + ", ".join(f"{change} ({n})" for change, n in sorted(versions[exact].items()))
+                     for exact, label in ((False, "where the results differ"), (True, "where they reproduce exactly"))
+                     if versions[exact]]
     lines += ["", f"{same} of {total} reruns reproduce their original's dev loss and test accuracy exactly"
               + (f"; {orphans} have no original run to compare with" if orphans else "") + "."
               + (" Between an original and its rerun the code differs (the originals' commits are under *Provenance*), "
                  "and possibly the machine and library versions, which the originals record only in part; these "
                  "records cannot tell which of them changed a result." if same < total else "")
               + (" Among the libraries that both records of a pair name, versions that differ (number of pairs): "
-                 + "; ".join(f"{label}, " + ", ".join(f"{change} ({n})" for change, n in sorted(versions[exact].items()))
-                             for exact, label in ((False, "where the results differ"),
-                                                  (True, "where they reproduce exactly")) if versions[exact]) + "."
-                 if any(versions.values()) else ""), ""]
+                 + "; ".join(version_parts) + "." if version_parts else ""), ""]
     return lines
 
 
@@ -1270,11 +1275,7 @@ def provenance(runs: Path, rows: list[dict]) -> list[str]:
              f"- Data: {sum(1 for _, r in records if r.get('file_sha256'))} of {len(records)} runs record the sha256 of "
              "every file they read (since issue 27); the others name their files' paths only."]
     for label in dict.fromkeys(cell_of.values()):
-        commits: dict[str, int] = {}
-        for d, r in records:
-            if cell_of[d] == label:
-                commit = short_commit(r.get("git_commit"))
-                commits[commit] = commits.get(commit, 0) + 1
+        commits = Counter(short_commit(r.get("git_commit")) for d, r in records if cell_of[d] == label)
         lines.append(f"- Code of {label}: " + ", ".join(f"`{c}` ({n} runs)" for c, n in commits.items()) + ".")
     final = [(cell_of[d], r) for d, r in records if int(d.name[4:]) in FINAL_SEEDS]
     lines.append("- Final runs whose record carries all of it (data sha256, machine, a clean commit or its diff, each "
